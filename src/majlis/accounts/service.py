@@ -1,0 +1,228 @@
+"""Companies, users, memberships and API tokens.
+
+A token reads `mjl_<company id>_<secret>`: the company part lets a request
+name its tenant before anything is read, so the token lookup itself runs
+under row-level security and is served by the `(company_id, token_hash)` key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from majlis.accounts.models import ApiToken, Company, Membership, User
+from majlis.core import audit
+from majlis.core.db import set_tenant
+from majlis.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from majlis.core.ids import new_id
+from majlis.core.permissions import COMPANY_SETTINGS, Action, Actor, Role, require
+
+TOKEN_PREFIX = "mjl"
+# Writing last_used_at on every request would turn reads into writes; a minute is precise enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+SUPPORTED_COUNTRIES = {"AE": ("AED", "Asia/Dubai"), "TH": ("THB", "Asia/Bangkok")}
+_hasher = PasswordHasher()
+
+
+def create_company(
+    session: Session,
+    name: str,
+    *,
+    country: str = "AE",
+    name_ar: str | None = None,
+    default_language: str = "en",
+) -> Company:
+    """Create a tenant; the session's transaction is switched to it."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed.single("name", "must not be empty")
+    country = country.upper()
+    if country not in SUPPORTED_COUNTRIES:
+        raise ValidationFailed.single("country", f"must be one of {', '.join(SUPPORTED_COUNTRIES)}")
+    currency, time_zone = SUPPORTED_COUNTRIES[country]
+    company = Company(
+        id=new_id(),
+        name=name,
+        name_ar=name_ar,
+        country=country,
+        default_currency=currency,
+        time_zone=time_zone,
+        default_language=default_language,
+    )
+    set_tenant(session, company.id)
+    session.add(company)
+    session.flush()
+    audit.record(
+        session,
+        Actor.system(company.id),
+        "company.created",
+        "company",
+        company.id,
+        after={"name": name, "country": country},
+    )
+    return company
+
+
+def get_company(session: Session, company_id: uuid.UUID) -> Company:
+    company = session.get(Company, company_id)
+    if company is None:
+        raise NotFound("company", company_id)
+    return company
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed.single("email", str(exc)) from exc
+
+
+def add_user(
+    session: Session,
+    actor: Actor,
+    email: str,
+    role: Role,
+    *,
+    password: str | None = None,
+    full_name: str | None = None,
+) -> User:
+    """Create the user if new and make them a member of the actor's company with `role`."""
+    require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    email = normalise_email(email)
+    if password is not None and len(password) < 10:
+        raise ValidationFailed.single("password", "must be at least 10 characters")
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    if user is None:
+        user = User(id=new_id(), email=email, full_name=full_name)
+        session.add(user)
+    if password is not None:
+        user.password_hash = _hasher.hash(password)
+    session.flush()
+    if session.get(Membership, (actor.company_id, user.id)) is not None:
+        raise Conflict(f"{email} is already a member of this company", existing_id=str(user.id))
+    session.add(Membership(company_id=actor.company_id, user_id=user.id, role=role))
+    session.flush()
+    audit.record(
+        session, actor, "membership.created", "user", user.id, after={"email": email, "role": role}
+    )
+    return user
+
+
+def find_member(session: Session, actor: Actor, email: str) -> User:
+    user = session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.company_id == actor.company_id, func.lower(User.email) == email.lower())
+    )
+    if user is None:
+        raise NotFound("member", email)
+    return user
+
+
+def _hash_token(raw: str) -> bytes:
+    return hashlib.sha256(raw.encode()).digest()
+
+
+def issue_token(
+    session: Session, actor: Actor, user: User, name: str = "api"
+) -> tuple[ApiToken, str]:
+    """Create a token for a member; the plain token is returned once and never stored."""
+    if actor.user_id != user.id:
+        require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    raw = f"{TOKEN_PREFIX}_{actor.company_id.hex}_{secrets.token_urlsafe(32)}"
+    token = ApiToken(
+        company_id=actor.company_id,
+        id=new_id(),
+        user_id=user.id,
+        name=name,
+        token_hash=_hash_token(raw),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "token.created",
+        "api_token",
+        token.id,
+        after={"user": user.email, "name": name},
+    )
+    return token, raw
+
+
+def revoke_token(session: Session, actor: Actor, token_id: uuid.UUID) -> None:
+    token = session.get(ApiToken, (actor.company_id, token_id))
+    if token is None:
+        raise NotFound("api token", token_id)
+    if token.user_id != actor.user_id:
+        require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    token.revoked_at = datetime.now(UTC)
+    audit.record(session, actor, "token.revoked", "api_token", token.id)
+
+
+def token_company(raw: str) -> uuid.UUID:
+    """The company a token claims; verified only by `authenticate_token`."""
+    parts = raw.split("_", 2)
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+        raise NotAuthenticated("the bearer token is malformed")
+    try:
+        return uuid.UUID(hex=parts[1])
+    except ValueError as exc:
+        raise NotAuthenticated("the bearer token is malformed") from exc
+
+
+def authenticate_token(session: Session, raw: str, request_id: str | None = None) -> Actor:
+    """Resolve a bearer token to an actor; the session must already be scoped to its company."""
+    company_id = token_company(raw)
+    row = session.execute(
+        select(ApiToken, Membership.role, Membership.is_active, User.is_active)
+        .join(
+            Membership,
+            (Membership.company_id == ApiToken.company_id)
+            & (Membership.user_id == ApiToken.user_id),
+        )
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.company_id == company_id, ApiToken.token_hash == _hash_token(raw))
+    ).one_or_none()
+    if row is None or not hmac.compare_digest(row[0].token_hash, _hash_token(raw)):
+        raise NotAuthenticated("the bearer token is not valid")
+    token, role, membership_active, user_active = row
+    if token.revoked_at is not None or not (membership_active and user_active):
+        raise NotAuthenticated("the bearer token has been revoked")
+    now = datetime.now(UTC)
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.company_id == company_id, ApiToken.id == token.id)
+            .values(last_used_at=now)
+        )
+    set_tenant(session, company_id, token.user_id)
+    return Actor(
+        company_id=company_id, role=Role(role), user_id=token.user_id, request_id=request_id
+    )
+
+
+def verify_password(session: Session, email: str, password: str) -> User:
+    """The active user with this email and password; one answer for every kind of failure."""
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    try:
+        if user is None or not user.is_active or not user.password_hash:
+            raise VerificationError
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise NotAuthenticated("email or password is wrong") from exc
+    return user
+
+
+def user_companies(session: Session, user_id: uuid.UUID) -> list[tuple[uuid.UUID, str, Role]]:
+    rows = session.execute(text("SELECT * FROM majlis_user_memberships(:u)"), {"u": user_id})
+    return [(row.company_id, row.company_name, Role(row.role)) for row in rows]
