@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from majlis.accounts import service as accounts
+from majlis.bench.cli import bench_app
 from majlis.core.config import load_settings
 from majlis.core.db import database_urls, get_engine, tenant_session
 from majlis.core.embedded import APP_ROLE, OWNER_ROLE, ClusterError, EmbeddedCluster
@@ -28,6 +29,7 @@ company_app = typer.Typer(help="Companies (tenants).", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 demo_app = typer.Typer(help="Bilingual demo data.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 for sub, name in (
     (db_app, "db"),
     (company_app, "company"),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Text, func, insert, select
+from sqlalchemy import DateTime, Index, Text, func, insert, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -86,7 +86,7 @@ def entity_history(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[AuditEntry]:
-    """An entity's audit trail, newest first (ids are time-ordered UUIDv7)."""
+    """An entity's audit trail, newest first, keyset-paginated on (occurred_at, id)."""
     query = (
         select(AuditEntry)
         .where(
@@ -94,12 +94,18 @@ def entity_history(
             AuditEntry.entity_type == entity_type,
             AuditEntry.entity_id == entity_id,
         )
-        .order_by(AuditEntry.id.desc())
+        .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
         .limit(limit + 1)
     )
     if cursor:
-        (last_id,) = decode_cursor(cursor, 1)
-        query = query.where(AuditEntry.id < uuid.UUID(str(last_id)))
+        occurred_at, last_id = decode_cursor(cursor, 2)
+        query = query.where(
+            tuple_(AuditEntry.occurred_at, AuditEntry.id)
+            < tuple_(literal(datetime.fromisoformat(occurred_at)), literal(uuid.UUID(last_id)))
+        )
     rows = list(session.scalars(query))
-    next_cursor = encode_cursor([str(rows[limit - 1].id)]) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.occurred_at.isoformat(), str(last.id)])
     return Page(rows[:limit], next_cursor)

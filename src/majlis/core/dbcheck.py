@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from majlis.core.embedded import APP_ROLE
 from majlis.core.migrate import deployed_heads, expected_heads
-from majlis.core.models import Base
+from majlis.core.models import Base, load_all_models
 
 ARABIC_SAMPLE, THAI_SAMPLE = "محمد", "สมชาย"
 
@@ -255,6 +255,7 @@ def check_orphans(conn: Connection) -> list[str]:
 
 
 def run_checks(engine: Engine) -> list[CheckResult]:
+    load_all_models()
     checks: list[tuple[str, Callable[[Connection], list[str]]]] = [
         ("migrations at head", lambda conn: check_migrations(conn, engine)),
         ("tables and columns", check_tables),

@@ -38,3 +38,21 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
     )
+
+
+def load_all_models() -> None:
+    """Import every domain's models so `Base.metadata` describes the whole schema.
+
+    `majlis db check` and Alembic compare against the metadata; a domain whose
+    models module was never imported would silently escape those checks.
+    """
+    import importlib
+    import importlib.util
+    import pkgutil
+
+    import majlis
+
+    for module in pkgutil.iter_modules(majlis.__path__):
+        name = f"majlis.{module.name}.models"
+        if module.ispkg and importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from majlis.core.models import Base
+from majlis.core.models import Base, load_all_models
 
+load_all_models()
 config = context.config
 target_metadata = Base.metadata
 

@@ -123,7 +123,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["company_id"], ["companies.id"]),
     )
     op.create_index(
-        "ix_audit_log_entity", "audit_log", ["company_id", "entity_type", "entity_id", "id"]
+        "ix_audit_log_entity",
+        "audit_log",
+        ["company_id", "entity_type", "entity_id", "occurred_at", "id"],
     )
     enable_tenant_rls("audit_log")
     # Append-only: the application may add and read history, never rewrite it.
