@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from majlis import __version__
 from majlis.accounts.api import router as accounts_router
 from majlis.core.db import get_engine
-from majlis.core.http import install_problem_handlers
+from majlis.core.http import document_problems, install_problem_handlers
 from majlis.core.migrate import is_at_head
 from majlis.core.observability import request_context_middleware
 from majlis.customers.api import router as customers_router
@@ -59,6 +59,7 @@ def create_app() -> FastAPI:
     )
     app.middleware("http")(request_context_middleware)
     install_problem_handlers(app)
+    document_problems(app)
     for router in DOMAIN_ROUTERS:
         app.include_router(router)
     app.add_api_route("/healthz", health, methods=["GET"], tags=["operations"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -168,6 +169,33 @@ def db_check() -> None:
         for problem in problems:
             typer.echo(f"problem: {problem}", err=True)
         raise typer.Exit(1)
+
+
+@db_app.command("backup")
+@readable_errors
+def db_backup(archive: Path) -> None:
+    """Dump the database to ARCHIVE (pg_dump custom format), verified by pg_restore --list."""
+    from majlis.core import backup
+
+    _, admin_url = database_urls(load_settings())
+    fingerprints = backup.backup(get_engine("admin"), admin_url, archive)
+    rows = sum(f.rows for f in fingerprints.values())
+    typer.echo(f"backed up {len(fingerprints)} tables, {rows} rows to {archive} (verified)")
+
+
+@db_app.command("restore")
+@readable_errors
+def db_restore(archive: Path) -> None:
+    """Restore ARCHIVE into this (empty) database and verify every table's rows and checksum."""
+    from majlis.core import backup
+
+    _, admin_url = database_urls(load_settings())
+    mismatches = backup.restore(get_engine("admin"), admin_url, archive)
+    for mismatch in mismatches:
+        typer.echo(f"problem: {mismatch}", err=True)
+    if mismatches:
+        raise typer.Exit(1)
+    typer.echo(f"restored {archive}; every table matches its recorded row count and checksum")
 
 
 # ----- companies, users, tokens ------------------------------------------------------------

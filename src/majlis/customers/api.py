@@ -18,6 +18,7 @@ from majlis.customers.schemas import (
     CustomerCreate,
     CustomerOut,
     CustomerPage,
+    CustomerSort,
     CustomerUpdate,
     CustomerWritten,
     HistoryEntryOut,
@@ -65,7 +66,7 @@ def list_customers(
     email: str | None = None,
     phone: str | None = None,
     external_ref: str | None = None,
-    sort: str = "name",
+    sort: CustomerSort = "name",
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> CustomerPage:

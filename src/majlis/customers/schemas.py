@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -74,6 +74,12 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterVali
 Tag = Annotated[str, StringConstraints(max_length=50), AfterValidator(required_text)]
 BirthDate = Annotated[date, AfterValidator(not_in_future)]
 RiskScore = Annotated[Decimal, Field(ge=0, le=10, max_digits=3, decimal_places=1)]
+
+
+# Sort orders of the customer list; a leading "-" means newest/last first.
+CustomerSort = Literal[
+    "name", "-name", "created_at", "-created_at", "last_seen_at", "-last_seen_at"
+]
 
 
 class CustomerFields(BaseModel):
