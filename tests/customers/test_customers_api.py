@@ -271,3 +271,11 @@ def test_owner_must_be_a_member(owner: httpx.Client, make_tenant) -> None:
     response = owner.post("/api/v1/customers", json={"name": "X", "owner_id": str(stranger)})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "owner_id"
+
+
+def test_a_write_is_committed_before_its_response_arrives(owner: httpx.Client) -> None:
+    """Read-your-writes: each 201/200 means committed, so the next request always sees it."""
+    for attempt in range(40):
+        created = create(owner, name=f"Immediate {attempt}")
+        patched = owner.patch(f"/api/v1/customers/{created['id']}", json={"city": "Dubai"})
+        assert patched.status_code == 200, patched.text

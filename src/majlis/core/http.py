@@ -42,7 +42,11 @@ def request_context(request: Request) -> Iterator[RequestContext]:
         yield RequestContext(actor, session)
 
 
-Context = Annotated[RequestContext, Depends(request_context)]
+# scope="function": the transaction commits when the route returns and *before* the
+# response is sent. With the default ("request") scope the commit would run after
+# the client already holds a 201, so an immediate read could miss the row and a
+# failed commit would be reported as success.
+Context = Annotated[RequestContext, Depends(request_context, scope="function")]
 
 
 def problem_response(
