@@ -22,6 +22,7 @@ SUITES = {
     "dedupe": "duplicate matching quality, online check and batch scan (issue 5)",
     "receivables": "reminder planning, eligibility and dashboard (issue 6)",
     "journeys": "next task and rule evaluation (issue 7)",
+    "load": "100 concurrent users for 60 s against the real server, beside a bare baseline",
 }
 
 bench_app = typer.Typer(help="Measure Majlis against the naive way.", no_args_is_help=True)
