@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from majlis import __version__
 from majlis.accounts.api import router as accounts_router
+from majlis.analytics.api import router as analytics_router
+from majlis.conversations.api import router as conversations_router
 from majlis.core.db import get_engine
 from majlis.core.http import document_problems, install_problem_handlers
 from majlis.core.migrate import is_at_head
 from majlis.core.observability import request_context_middleware
 from majlis.customers.api import router as customers_router
+from majlis.exports.api import router as exports_router
+from majlis.imports.api import router as imports_router
+from majlis.insights.api import router as insights_router
+from majlis.journeys.api import router as journeys_router
+from majlis.loyalty.api import router as loyalty_router
+from majlis.notifications.api import router as notifications_router
+from majlis.organizations.api import router as organizations_router
+from majlis.portal.api import router as portal_router
+from majlis.privacy.api import router as privacy_router
+from majlis.receivables.api import router as receivables_router
+from majlis.web.pages import router as web_router
 
-DOMAIN_ROUTERS = (accounts_router, customers_router)
-
-INDEX_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Majlis</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
-<h1>Majlis</h1>
-<p>One clean record per customer, in English and Arabic — مجلس</p>
-<ul><li><a href="/docs">API documentation (OpenAPI)</a></li>
-<li><a href="/healthz">Health</a></li></ul></body></html>"""
+DOMAIN_ROUTERS = (
+    accounts_router,
+    customers_router,
+    journeys_router,
+    loyalty_router,
+    notifications_router,
+    insights_router,
+    portal_router,
+    conversations_router,
+    organizations_router,
+    privacy_router,
+    imports_router,
+    exports_router,
+    analytics_router,
+    receivables_router,
+)
 
 
 def health() -> JSONResponse:
@@ -66,7 +85,5 @@ def create_app() -> FastAPI:
     app.add_api_route(
         "/metrics", metrics, methods=["GET"], tags=["operations"], include_in_schema=False
     )
-    app.add_api_route(
-        "/", lambda: HTMLResponse(INDEX_PAGE), methods=["GET"], include_in_schema=False
-    )
+    app.include_router(web_router)  # the pages: "/" signs in or opens the customers list
     return app

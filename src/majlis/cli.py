@@ -16,11 +16,18 @@ from sqlalchemy.orm import Session
 
 from majlis.accounts import service as accounts
 from majlis.bench.cli import bench_app
+from majlis.conversations.cli import conversations_app
 from majlis.core.config import load_settings
 from majlis.core.db import database_urls, get_engine, tenant_session
 from majlis.core.embedded import APP_ROLE, OWNER_ROLE, ClusterError, EmbeddedCluster
 from majlis.core.errors import DomainError
 from majlis.core.permissions import Actor, Role
+from majlis.core.worker import worker_command
+from majlis.exports.cli import export_app
+from majlis.imports.cli import import_app
+from majlis.journeys.cli import journeys_app
+from majlis.privacy.cli import privacy_app
+from majlis.receivables.cli import receivables_app, reminders_app
 
 app = typer.Typer(help="Majlis: one clean record per customer.", no_args_is_help=True)
 db_app = typer.Typer(
@@ -31,6 +38,14 @@ user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 demo_app = typer.Typer(help="Bilingual demo data.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+app.add_typer(reminders_app, name="reminders")
+app.add_typer(receivables_app, name="receivables")
+app.add_typer(journeys_app, name="journeys")
+app.add_typer(conversations_app, name="conversations")
+app.add_typer(privacy_app, name="privacy")
+app.command("worker")(worker_command)
 for sub, name in (
     (db_app, "db"),
     (company_app, "company"),
@@ -149,6 +164,19 @@ def db_downgrade(revision: str) -> None:
     _, admin_url = database_urls(load_settings())
     migrate.downgrade(admin_url, revision)
     typer.echo(f"schema downgraded to {revision}")
+
+
+@db_app.command("health")
+@readable_errors
+def db_health(limit: Annotated[int, typer.Option(help="Rows per section.")] = 10) -> None:
+    """Slowest statements, index usage, unused indexes, sizes, last analyze/vacuum."""
+    from majlis.core.dbhealth import database_health
+
+    for section in database_health(get_engine("admin"), limit):
+        table = Table(*section.columns, title=section.title, title_justify="left")
+        for row in section.rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        console.print(table if section.columns else f"{section.title}: {section.note}")
 
 
 @db_app.command("check")

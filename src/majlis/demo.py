@@ -16,11 +16,15 @@ from sqlalchemy.orm import Session
 
 from majlis.accounts import service as accounts
 from majlis.accounts.models import User
+from majlis.conversations import demo as conversations_demo
 from majlis.core.db import tenant_session
 from majlis.core.permissions import Actor, Role
 from majlis.customers.models import Customer
 from majlis.customers.schemas import CustomerCreate
 from majlis.customers.service import create_customer
+from majlis.journeys import demo as journeys_demo
+from majlis.organizations import demo as organizations_demo
+from majlis.receivables import demo as receivables_demo
 
 DEMO_PASSWORD = "majlis-demo-2026"
 GENERATED_PER_COMPANY = 120
@@ -206,7 +210,11 @@ def _existing_company(engine: Engine, owner_email: str, name: str) -> Actor | No
     return None
 
 
-def _create_company(engine: Engine, company: DemoCompany, seed: int) -> Actor:
+# Each domain adds its own demo story (organizations, chats, invoices, journeys).
+DOMAIN_DEMOS = (organizations_demo, conversations_demo, receivables_demo, journeys_demo)
+
+
+def _create_company(engine: Engine, company: DemoCompany, seed: int) -> tuple[Actor, list[str]]:
     with Session(engine) as session, session.begin():
         tenant = accounts.create_company(
             session, company.name, country=company.country, name_ar=company.name_ar
@@ -222,7 +230,8 @@ def _create_company(engine: Engine, company: DemoCompany, seed: int) -> Actor:
             *generated_customers(company, GENERATED_PER_COMPANY, seed),
         ):
             create_customer(session, actor, CustomerCreate.model_validate(draft))
-    return actor
+        stories = [line for demo in DOMAIN_DEMOS for line in demo.load_demo_data(session, actor)]
+    return actor, stories
 
 
 def load_demo(engine: Engine) -> list[str]:
@@ -230,8 +239,9 @@ def load_demo(engine: Engine) -> list[str]:
     lines = []
     for seed, company in enumerate((AL_NOOR, SIAM_SMILE), start=1):
         actor = _existing_company(engine, company.owner_email, company.name)
+        stories = ["(demo data already loaded)"]
         if actor is None:
-            actor = _create_company(engine, company, seed)
+            actor, stories = _create_company(engine, company, seed)
         with tenant_session(engine, actor.company_id, actor.user_id) as session:
             count = session.scalar(
                 select(func.count())
@@ -245,5 +255,6 @@ def load_demo(engine: Engine) -> list[str]:
             f"{company.name} ({company.country}): company id {actor.company_id}, {count} customers",
             f"  sign in: {company.owner_email} / {DEMO_PASSWORD}",
             f"  API token: {token}",
+            *(f"  {line}" for line in stories),
         ]
     return lines

@@ -68,7 +68,7 @@ def _run(args: list[str]) -> str:
     result = subprocess.run(args, capture_output=True, text=True)
     if result.returncode != 0:
         raise ClusterError(
-            f"{Path(args[0]).name} failed: {result.stderr.strip().splitlines()[-1:]}"
+            f"{Path(args[0]).name} failed: {' | '.join(result.stderr.strip().splitlines()[-3:])}"
         )
     return result.stdout
 
@@ -113,6 +113,9 @@ def restore(engine: Engine, url: str, archive: Path) -> list[str]:
             "--exit-on-error",
             "--no-comments",
             "--single-transaction",
+            # Materialized views are refreshed during the restore, as the owner
+            # under forced RLS; without this pg_restore refuses such queries.
+            "--enable-row-security",
             f"--dbname={libpq_dsn(url)}",
             str(archive),
         ]

@@ -338,6 +338,10 @@ class EmbeddedCluster:
                     sql.Identifier(SUPERUSER), sql.Literal(self._password(SUPERUSER))
                 )
             )
+            # `majlis db health` reads every role's statements from pg_stat_statements.
+            conn.execute(
+                sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(OWNER_ROLE))
+            )
         self.create_database(DATABASE_NAME)
 
     def create_database(self, name: str) -> None:

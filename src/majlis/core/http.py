@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from majlis.accounts.service import authenticate_token, token_company
 from majlis.core.db import get_engine, tenant_session
-from majlis.core.errors import PROBLEM_CONTENT_TYPE, DomainError, NotAuthenticated, ValidationFailed
+from majlis.core.errors import (
+    PROBLEM_CONTENT_TYPE,
+    DomainError,
+    FieldError,
+    NotAuthenticated,
+    ValidationFailed,
+)
 from majlis.core.permissions import Actor
 
 
@@ -71,10 +79,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
         return problem_response(exc, request, headers)
 
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def data_error(request: Request, exc: Exception) -> JSONResponse:
+        """SQLSTATE class 22 ("data exception"): a value the database cannot hold.
+
+        Python and PostgreSQL disagree at the edges (UTC offsets beyond ±15:59,
+        numbers past a column's precision); whatever slips past the schemas is
+        still bad input, so it answers 422 — and the transaction has rolled back.
+        """
+        orig = getattr(exc, "orig", exc)
+        message = str(orig).strip().splitlines()[0] if str(orig).strip() else "invalid value"
+        return problem_response(ValidationFailed([FieldError("body", message)]), request)
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        from majlis.core.errors import FieldError
-
         errors = [
             FieldError(
                 _field_path(tuple(error["loc"])), str(error["msg"]).removeprefix("Value error, ")

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from majlis.core.errors import ValidationFailed
 from majlis.core.http import Context
 from majlis.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from majlis.customers import service
-from majlis.customers.models import BusinessType, Customer, CustomerKind, CustomerSource
+from majlis.customers.models import Customer
 from majlis.customers.schemas import (
     CustomerCreate,
     CustomerOut,
-    CustomerPage,
     CustomerSort,
     CustomerUpdate,
     CustomerWritten,
     HistoryEntryOut,
     HistoryPage,
 )
+from majlis.search import service as search
+from majlis.search.params import SearchLanguage, SearchTerm, customer_filters
+from majlis.search.schemas import CountOut, CustomerHitOut, CustomerSearchPage
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -49,48 +50,49 @@ def written(customer: Customer, warnings: list[str]) -> CustomerWritten:
     )
 
 
-@router.get("", response_model=CustomerPage, summary="List customers (keyset pages)")
+@router.get(
+    "", response_model=CustomerSearchPage, summary="List or search customers (keyset pages)"
+)
 def list_customers(
     ctx: Context,
-    is_active: bool | None = None,
-    business_type: BusinessType | None = None,
-    source: CustomerSource | None = None,
-    kind: CustomerKind | None = None,
-    tag: str | None = None,
-    owner: uuid.UUID | None = None,
-    has_email: bool | None = None,
-    has_phone: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    trn: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-    external_ref: str | None = None,
+    filters: Annotated[service.CustomerFilters, Depends(customer_filters)],
+    q: SearchTerm = None,
+    lang: SearchLanguage = None,
+    count: Annotated[bool, Query(description="Also count matches (estimated when large)")] = False,
     sort: CustomerSort = "name",
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> CustomerPage:
-    filters = service.CustomerFilters(
-        is_active=is_active,
-        business_type=business_type,
-        source=source,
-        kind=kind,
-        tag=tag,
-        owner_id=owner,
-        has_email=has_email,
-        has_phone=has_phone,
-        created_from=created_from,
-        created_to=created_to,
-        trn=trn,
-        email=email,
-        phone=phone,
-        external_ref=external_ref,
+) -> CustomerSearchPage:
+    """With `q`, results are ranked (`sort` is ignored) and each says which field matched."""
+    total = (
+        search.count_customers(ctx.session, ctx.actor, filters, term=q, lang=lang)
+        if count
+        else None
     )
+    counted = CountOut(value=total.value, estimated=total.estimated) if total else None
+    if q and q.strip():
+        hits = search.search_customers(
+            ctx.session, ctx.actor, q, filters, lang=lang, cursor=cursor, limit=limit
+        )
+        items = [
+            CustomerHitOut.model_validate(
+                {
+                    **CustomerOut.model_validate(hit.customer).model_dump(),
+                    "rank": hit.rank_key,
+                    "tier": hit.tier,
+                    "matched_field": hit.matched_field,
+                }
+            )
+            for hit in hits.items
+        ]
+        return CustomerSearchPage(items=items, next_cursor=hits.next_cursor, count=counted)
     page = service.list_customers(
         ctx.session, ctx.actor, filters, sort=sort, cursor=cursor, limit=limit
     )
-    return CustomerPage(
-        items=[CustomerOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+    return CustomerSearchPage(
+        items=[CustomerHitOut.model_validate(c) for c in page.items],
+        next_cursor=page.next_cursor,
+        count=counted,
     )
 
 
@@ -106,7 +108,10 @@ def create_customer(
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 def get_customer(ctx: Context, customer_id: uuid.UUID, response: Response) -> CustomerOut:
+    from majlis.conversations.interactions import record_customer_view
+
     customer = service.get_customer(ctx.session, ctx.actor, customer_id)
+    record_customer_view(ctx.session, ctx.actor, customer)  # one INSERT, same transaction
     response.headers["ETag"] = etag(customer)
     return CustomerOut.model_validate(customer)
 

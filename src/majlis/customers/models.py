@@ -9,9 +9,11 @@ from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
+    Computed,
     Date,
     DateTime,
     Enum,
+    FetchedValue,
     ForeignKeyConstraint,
     Integer,
     Numeric,
@@ -107,5 +109,29 @@ class Customer(TenantMixin, Timestamps, Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # relationships (issue 3): conversation count, name match keys, privacy erasure.
+    conversation_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pseudonym: Mapped[str | None] = mapped_column(Text)
+    match_name: Mapped[str | None] = mapped_column(  # kept by a trigger when names change
+        Text, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    match_name_ar: Mapped[str | None] = mapped_column(
+        Text, server_default=FetchedValue(), server_onupdate=FetchedValue()
+    )
+    # search (issue 4): normalised copies kept by PostgreSQL (migration 0004_search).
+    name_norm: Mapped[str | None] = mapped_column(Text, Computed("majlis_normalize_text(name)"))
+    name_ar_norm: Mapped[str | None] = mapped_column(
+        Text, Computed("majlis_normalize_text(name_ar)")
+    )
+    business_name_norm: Mapped[str | None] = mapped_column(
+        Text, Computed("majlis_normalize_text(business_name)")
+    )
+    business_name_ar_norm: Mapped[str | None] = mapped_column(
+        Text, Computed("majlis_normalize_text(business_name_ar)")
+    )
+    phone_digits: Mapped[str | None] = mapped_column(
+        Text, Computed("regexp_replace(phone, '[^0-9]', '', 'g')")
+    )
 
     __mapper_args__ = {"version_id_col": version}

@@ -209,10 +209,15 @@ class CustomerFilters:
     email: str | None = None
     phone: str | None = None
     external_ref: str | None = None
+    emirate: str | None = None
+    city: str | None = None
 
 
 def _equality_conditions(filters: CustomerFilters) -> Iterable[ColumnElement[bool]]:
-    for name in ("is_active", "business_type", "source", "kind", "owner_id", "external_ref"):
+    for name in (
+        *("is_active", "business_type", "source", "kind", "owner_id", "external_ref"),
+        *("emirate", "city"),
+    ):
         value = getattr(filters, name)
         if value is not None:
             yield getattr(Customer, name) == value

@@ -1,0 +1,1 @@
+"""Customer analytics: materialized per-company summary and trend views."""

@@ -1,0 +1,1 @@
+"""Chat conversations linked to customers, customer sync and enrichment, interactions."""

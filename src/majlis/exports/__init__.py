@@ -1,0 +1,1 @@
+"""Streamed customer exports (CSV/XLSX) with formula injection neutralised."""

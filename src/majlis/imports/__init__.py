@@ -1,0 +1,1 @@
+"""Customer import jobs: CSV/XLSX, staged with COPY, applied in resumable batches."""

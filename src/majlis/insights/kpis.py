@@ -1,0 +1,143 @@
+"""Daily KPIs with anomaly flags against a robust seasonal baseline.
+
+Each KPI is counted per day in the company's time zone. A day is compared
+with the same weekday of the previous eight weeks (weekly seasonality: a
+Friday is judged against Fridays): the baseline is their median and the
+spread their median absolute deviation (MAD, scaled by 1.4826 to read like a
+standard deviation, and never below 1 so quiet series do not flag every
+blip). A day whose robust z-score reaches 3.5 is flagged, with how unusual it
+is and why in words. Medians ignore the odd spike in history, which is what
+makes the baseline robust.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, Select, cast, func, select
+from sqlalchemy.orm import Session
+
+from majlis.accounts.service import get_company
+from majlis.core import outbox
+from majlis.core.permissions import CUSTOMERS, Action, Actor, require
+from majlis.customers.models import Customer
+from majlis.journeys.models import WorkflowAction
+from majlis.notifications.models import Priority
+from majlis.notifications.service import notify_owners
+from majlis.receivables.models import Invoice, Payment
+
+SEASON_WEEKS = 8
+THRESHOLD = 3.5
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    metric: str
+    day: date
+    value: float
+    baseline: float
+    robust_z: float
+    why: str
+
+
+@dataclass
+class DayKpis:
+    day: date
+    values: dict[str, float]
+    anomalies: list[Anomaly] = field(default_factory=list)
+
+
+def _local_day(column: Any, zone: str) -> Any:
+    return cast(func.timezone(zone, column), Date)
+
+
+def _daily(session: Session, query: Select[Any]) -> dict[date, float]:
+    return {row[0]: float(row[1]) for row in session.execute(query)}
+
+
+def _metrics(actor: Actor, zone: str, since: date) -> dict[str, Select[Any]]:
+    company = actor.company_id
+    created = _local_day(Customer.created_at, zone)
+    won = _local_day(WorkflowAction.occurred_at, zone)
+    return {
+        "new_customers": select(created, func.count())
+        .where(Customer.company_id == company, created >= since)
+        .group_by(created),
+        "conversions": select(won, func.count())
+        .where(WorkflowAction.company_id == company, WorkflowAction.to_stage == "won", won >= since)
+        .group_by(won),
+        "revenue": select(Payment.received_on, func.sum(Payment.amount))
+        .where(Payment.company_id == company, Payment.received_on >= since)
+        .group_by(Payment.received_on),
+        "invoices_falling_due": select(Invoice.due_date, func.count())
+        .where(
+            Invoice.company_id == company,
+            Invoice.due_date >= since,
+            Invoice.status.in_(("open", "partially_paid")),
+        )
+        .group_by(Invoice.due_date),
+    }
+
+
+def robust_anomaly(metric: str, day: date, value: float, history: list[float]) -> Anomaly | None:
+    """Flag `value` when it sits 3.5 robust standard deviations from the seasonal median."""
+    baseline = statistics.median(history)
+    mad = statistics.median(abs(x - baseline) for x in history)
+    scale = max(mad * MAD_TO_SIGMA, 1.0)
+    z = (value - baseline) / scale
+    if abs(z) < THRESHOLD:
+        return None
+    direction = "above" if z > 0 else "below"
+    why = (
+        f"{metric.replace('_', ' ')} on {day:%A %d %b} was {value:g}, {direction} the usual "
+        f"{baseline:g} (median of the last {len(history)} {day:%A}s), robust z {z:+.1f}"
+    )
+    return Anomaly(metric, day, value, baseline, round(z, 1), why)
+
+
+def daily_kpis(
+    session: Session, actor: Actor, days: int = 14, today: date | None = None
+) -> list[DayKpis]:
+    """The last `days` days of KPIs, each checked against its weekday's baseline."""
+    require(actor, CUSTOMERS, Action.VIEW)
+    zone = get_company(session, actor.company_id).time_zone
+    end = today or datetime.now(ZoneInfo(zone)).date()
+    first = end - timedelta(days=days - 1)
+    since = first - timedelta(weeks=SEASON_WEEKS)
+    series = {name: _daily(session, query) for name, query in _metrics(actor, zone, since).items()}
+    result = []
+    for offset in range(days):
+        day = first + timedelta(days=offset)
+        values = {name: points.get(day, 0.0) for name, points in series.items()}
+        kpis = DayKpis(day, values)
+        for name, points in series.items():
+            weeks_back = range(1, SEASON_WEEKS + 1)
+            history = [points.get(day - timedelta(weeks=w), 0.0) for w in weeks_back]
+            anomaly = robust_anomaly(name, day, values[name], history)
+            if anomaly is not None:
+                kpis.anomalies.append(anomaly)
+        result.append(kpis)
+    return result
+
+
+def alert_anomalies(session: Session, actor: Actor, day: date) -> list[Anomaly]:
+    """Tell the owners about `day`'s anomalies, once each (an outbox key guards repeats)."""
+    (kpis,) = daily_kpis(session, actor, days=1, today=day)
+    alerted = []
+    for anomaly in kpis.anomalies:
+        key = f"kpi-anomaly:{anomaly.day}:{anomaly.metric}"
+        if outbox.emit(session, actor, "insights.anomaly", {"why": anomaly.why}, dedupe_key=key):
+            notify_owners(
+                session,
+                actor,
+                "Unusual day: " + anomaly.metric.replace("_", " "),
+                anomaly.why,
+                Priority.HIGH,
+            )
+            alerted.append(anomaly)
+    return alerted

@@ -1,0 +1,1 @@
+"""Organizations' people (contacts) and projects, with project contact points."""

@@ -1,0 +1,1 @@
+"""Privacy rights: export, erasure requests, marketing consent per channel, retention."""

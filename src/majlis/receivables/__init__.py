@@ -1,0 +1,1 @@
+"""Receivables: invoices, payments, risk scores and consolidated payment reminders."""

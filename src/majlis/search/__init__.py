@@ -1,0 +1,1 @@
+"""Bilingual fuzzy customer search (issue 4)."""
