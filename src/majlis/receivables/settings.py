@@ -95,7 +95,10 @@ def customer_override(
     override = session.get(CustomerReminderOverride, (actor.company_id, customer_id))
     if override is None:
         live_customer(session, actor, customer_id)
-        return CustomerReminderOverride(company_id=actor.company_id, customer_id=customer_id)
+        # An unsaved row gets no server defaults: spell out "inherits everything, not opted out".
+        return CustomerReminderOverride(
+            company_id=actor.company_id, customer_id=customer_id, opt_out=False
+        )
     return override
 
 
