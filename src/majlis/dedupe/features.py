@@ -17,6 +17,7 @@ There are two paths with identical results (a test checks it):
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -663,7 +664,7 @@ LevelResult = tuple[int, str | None]
 NULL = 0
 
 
-class Comparison:
+class Comparison(ABC):
     """One feature of the model: an ordered list of levels, 0 being null."""
 
     name: str = ""
@@ -675,9 +676,9 @@ class Comparison:
     ignored_when: Mapping[str, frozenset[int]] = {}
     conditional_levels: frozenset[int] = frozenset()
 
+    @abstractmethod
     def compare(self, a: PreparedRecord, b: PreparedRecord) -> LevelResult:
         """Level (and agreed value for TF levels) of one pair."""
-        raise NotImplementedError
 
     def compare_batch(
         self, batch: PreparedBatch, left: np.ndarray, right: np.ndarray
@@ -688,9 +689,9 @@ class Comparison:
         """
         return batch.memoised_compare(self, left, right)
 
+    @abstractmethod
     def signature(self, record: PreparedRecord) -> Any:
         """The part of a record this comparison reads (hashable; None if missing)."""
-        raise NotImplementedError
 
 
 class ExactComparison(Comparison):
@@ -915,8 +916,9 @@ class _NameComparison(Comparison):
             return None
         return compare_person_names(a.person_names, b.person_names)
 
+    @abstractmethod
     def from_agreement(self, agreement: NameAgreement) -> LevelResult:
-        raise NotImplementedError
+        """The level of one pair from its name alignment."""
 
     def compare(self, a: PreparedRecord, b: PreparedRecord) -> LevelResult:
         agreement = self.agreement(a, b)
@@ -928,8 +930,9 @@ class _NameComparison(Comparison):
         alignment = batch.name_alignments(left, right)
         return self.levels_from_alignment(alignment)
 
+    @abstractmethod
     def levels_from_alignment(self, alignment: NameAlignments) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """Levels and term frequencies of many pairs from their name alignments."""
 
 
 class FirstNameComparison(_NameComparison):
