@@ -12,16 +12,19 @@ from majlis import __version__
 from majlis.accounts.api import router as accounts_router
 from majlis.analytics.api import router as analytics_router
 from majlis.conversations.api import router as conversations_router
+from majlis.core.boundary import RequestBoundary
 from majlis.core.db import get_engine
 from majlis.core.http import document_problems, install_problem_handlers
 from majlis.core.migrate import is_at_head
 from majlis.core.observability import request_context_middleware
 from majlis.customers.api import router as customers_router
+from majlis.dedupe.api import router as dedupe_router
 from majlis.exports.api import router as exports_router
 from majlis.imports.api import router as imports_router
 from majlis.insights.api import router as insights_router
 from majlis.journeys.api import router as journeys_router
 from majlis.loyalty.api import router as loyalty_router
+from majlis.merges.api import router as merges_router
 from majlis.notifications.api import router as notifications_router
 from majlis.organizations.api import router as organizations_router
 from majlis.portal.api import router as portal_router
@@ -31,6 +34,8 @@ from majlis.web.pages import router as web_router
 
 DOMAIN_ROUTERS = (
     accounts_router,
+    dedupe_router,  # before customers: /customers/duplicates/check is not a customer id
+    merges_router,  # before customers too: /customers/merge
     customers_router,
     journeys_router,
     loyalty_router,
@@ -77,6 +82,7 @@ def create_app() -> FastAPI:
         description="Multi-tenant customer platform: bilingual customers under row-level security.",
     )
     app.middleware("http")(request_context_middleware)
+    app.add_middleware(RequestBoundary)  # outermost: refuses oversized requests unread
     install_problem_handlers(app)
     document_problems(app)
     for router in DOMAIN_ROUTERS:

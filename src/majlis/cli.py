@@ -23,9 +23,11 @@ from majlis.core.embedded import APP_ROLE, OWNER_ROLE, ClusterError, EmbeddedClu
 from majlis.core.errors import DomainError
 from majlis.core.permissions import Actor, Role
 from majlis.core.worker import worker_command
+from majlis.dedupe.cli import dedupe_app
 from majlis.exports.cli import export_app
 from majlis.imports.cli import import_app
 from majlis.journeys.cli import journeys_app
+from majlis.merges.cli import merges_app
 from majlis.privacy.cli import privacy_app
 from majlis.receivables.cli import receivables_app, reminders_app
 
@@ -45,6 +47,8 @@ app.add_typer(receivables_app, name="receivables")
 app.add_typer(journeys_app, name="journeys")
 app.add_typer(conversations_app, name="conversations")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(dedupe_app, name="dedupe")
+app.add_typer(merges_app, name="merges")
 app.command("worker")(worker_command)
 for sub, name in (
     (db_app, "db"),

@@ -23,6 +23,18 @@ def test_viewing_a_customer_records_the_sensitive_identifiers_read(owner, tenant
     assert set(views[0]["data"]["sensitive_fields"]) == {"trn", "date_of_birth"}
 
 
+def test_editing_a_customer_records_who_edited_it(owner, tenant) -> None:
+    person = owner.post("/api/v1/customers", json={"name": "Rashid"}).json()
+    with tenant.client(Role.MANAGER) as manager:
+        edited = manager.patch(f"/api/v1/customers/{person['id']}", json={"city": "Sharjah"})
+        assert edited.status_code == 200, edited.text
+    timeline = owner.get(f"/api/v1/customers/{person['id']}/timeline").json()["items"]
+    edits = [item for item in timeline if item["title"] == "edited"]
+    assert [(e["kind"], e["data"]["actor_id"]) for e in edits] == [
+        ("interaction", str(tenant.user_ids[Role.MANAGER]))
+    ]
+
+
 def test_loaded_into_chat_is_recorded_by_the_client(owner) -> None:
     person = owner.post("/api/v1/customers", json={"name": "Majid"}).json()
     recorded = owner.post(

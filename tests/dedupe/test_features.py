@@ -18,6 +18,7 @@ from majlis.dedupe.features import (
     EmailComparison,
     FirstNameComparison,
     PreparedBatch,
+    PreparedRecord,
     SurnameComparison,
     canonical_city,
     compare_records,
@@ -32,6 +33,12 @@ from majlis.dedupe.features import (
     strip_legal_suffixes,
 )
 from majlis.dedupe.model import FellegiSunterModel
+
+
+def levels_by_feature(a: PreparedRecord, b: PreparedRecord) -> dict[str, tuple[int, Any]]:
+    """(level, agreed value) per feature of the default comparisons."""
+    names = [comparison.name for comparison in default_comparisons()]
+    return dict(zip(names, compare_records(a, b), strict=True))
 
 
 def level(comparison: Any, a: dict[str, Any], b: dict[str, Any]) -> str:
@@ -263,13 +270,32 @@ def test_surname_and_city_carry_no_evidence_at_a_shared_home() -> None:
     home = {"address_line1": "Villa 3, Street 7", "city": "Dubai"}
     father = prepare_record({**home, "name": "Rashid Al Mansouri"})
     daughter = prepare_record({**home, "name": "Mariam Al Mansouri"})
-    by_feature = dict(
-        zip([c.name for c in default_comparisons()], compare_records(father, daughter), strict=True)
-    )
+    by_feature = levels_by_feature(father, daughter)
     assert by_feature["phone_and_address"][0] == 6  # address_exact
     assert by_feature["surname"] == (0, None)
     assert by_feature["city"] == (0, None)
     assert by_feature["first_name"][0] == 8  # different: still counted
+
+
+def test_surname_carries_no_evidence_given_a_shared_family_landline() -> None:
+    # Siblings: own mobiles, the family landline as a secondary number.
+    landline = {"secondary_phones": ["+97147017103"], "city": "Ajman"}
+    brother = prepare_record({**landline, "phone": "+971588356571", "name": "Saif Tisim"})
+    sister = prepare_record({**landline, "phone": "+971525996578", "name": "Noura Tisim"})
+    by_feature = levels_by_feature(brother, sister)
+    assert by_feature["phone_and_address"][0] == 4  # phone_shared
+    assert by_feature["surname"] == (0, None)
+    assert by_feature["city"] == (0, None)
+    assert by_feature["first_name"][0] == 8  # different: still counted
+
+
+def test_surname_still_counts_for_colleagues_sharing_a_switchboard() -> None:
+    switchboard = {"phone": "+97143334444", "city": "Dubai"}
+    a = prepare_record({**switchboard, "name": "Priya Nair"})
+    b = prepare_record({**switchboard, "name": "Anil Nair"})
+    by_feature = levels_by_feature(a, b)
+    assert by_feature["phone_and_address"][0] == 2  # phone_primary
+    assert by_feature["surname"][0] == 1  # exact, counted
 
 
 # -- batch path ----------------------------------------------------------------

@@ -6,6 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from majlis.core.db import get_engine, tenant_session
+from majlis.insights.leads import HOT, QUIET_MAXIMUM, alert_hot_leads
+
 
 def _move(client, customer: str, *stages: str) -> None:
     for stage in stages:
@@ -30,6 +33,11 @@ def test_lead_score_parts_and_reasons(owner) -> None:
     assert score["reasons"][0] == "deal worth 99999.00"
     assert "moving fast: 3 stage changes in 30 days" in score["reasons"]
     assert owner.get(f"/api/v1/insights/customers/{cold}/lead-score").json()["score"] == 0
+
+
+def test_only_recently_active_customers_can_be_hot() -> None:
+    """hot_leads scores only customers with recent journey activity; the rest cannot reach HOT."""
+    assert QUIET_MAXIMUM < HOT
 
 
 def test_hot_leads_and_call_as_next_action(owner) -> None:
@@ -71,3 +79,18 @@ def test_other_companys_customer_is_404(make_tenant, path) -> None:
         theirs = b_client.post("/api/v1/customers", json={"name": "B"}).json()["id"]
         assert a_client.get(f"/api/v1/insights/customers/{theirs}/{path}").status_code == 404
         assert a_client.get("/api/v1/insights/hot-leads").json() == []
+
+
+def test_daily_hot_leads_alert_goes_to_owners_once(owner, tenant) -> None:
+    hot = owner.post("/api/v1/customers", json={"name": "Hottest"}).json()["id"]
+    owner.patch(f"/api/v1/customers/{hot}/journey", json={"deal_value": "99999"})
+    _move(owner, hot, "contacted", "lost", "lead", "contacted", "consultation")
+    today = date.today()
+    with tenant_session(get_engine("app"), tenant.company_id) as session:
+        (alerted,) = alert_hot_leads(session, tenant.actor(), today)
+    assert alerted.name == "Hottest"
+    with tenant_session(get_engine("app"), tenant.company_id) as session:
+        assert alert_hot_leads(session, tenant.actor(), today) == []  # once per day
+    (notice,) = owner.get("/api/v1/notifications").json()["items"]
+    assert notice["title"] == f"Hot leads for {today:%d %b}: 1"
+    assert notice["body"] == f"Hottest ({alerted.score})" and notice["priority"] == "high"

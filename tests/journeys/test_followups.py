@@ -107,8 +107,14 @@ def test_quiet_hours_schedule_then_deliver(owner, template, new_customer, tenant
         assert deliver_due_follow_ups(session, tenant.actor()) == 0
         later = datetime.fromisoformat(scheduled["scheduled_for"]) + timedelta(minutes=1)
         assert deliver_due_follow_ups(session, tenant.actor(), now=later) == 1
-    (sent,) = owner.get(f"/api/v1/customers/{customer}/followups").json()
-    assert sent["status"] == "sent"
+    (handed_over,) = owner.get(f"/api/v1/customers/{customer}/followups").json()
+    # An email is now on its way to SMTP (see test_followup_email.py for the sending).
+    assert (handed_over["status"], handed_over["result"]) == (
+        "scheduled",
+        "queued for sending by email",
+    )
+    with tenant_session(get_engine("app"), tenant.company_id) as session:
+        assert deliver_due_follow_ups(session, tenant.actor(), now=later) == 0  # handed over once
 
 
 def test_preferences_and_templates_validation(owner, template, new_customer) -> None:

@@ -64,7 +64,7 @@ def test_deal_value_defaults_to_the_journey_deal_value(owner, new_customer) -> N
 def test_next_task_is_the_best_of_own_queue_and_pool(tenant) -> None:
     with tenant.client(Role.SALES) as sales, tenant.client(Role.MANAGER) as manager:
         sales_id = str(tenant.user_ids[Role.SALES])
-        assert sales.get("/api/v1/tasks/next").json() == {"task": None}
+        assert sales.get("/api/v1/tasks/next").json() == {"task": None, "coach": None}
         own = _task(manager, title="own", assigned_to=sales_id)
         _task(
             manager,
@@ -87,7 +87,21 @@ def test_next_task_is_the_best_of_own_queue_and_pool(tenant) -> None:
         assert sales.get("/api/v1/tasks/next").json()["task"]["id"] == own["id"]
         done = sales.post(f"/api/v1/tasks/{own['id']}/complete")
         assert done.json()["status"] == "done"
-        assert sales.get("/api/v1/tasks/next").json() == {"task": None}
+        assert sales.get("/api/v1/tasks/next").json() == {"task": None, "coach": None}
+
+
+def test_next_task_comes_with_the_sales_coachs_advice(owner) -> None:
+    customer = owner.post("/api/v1/customers", json={"name": "Won over"}).json()["id"]
+    for stage in ("contacted", "consultation", "proposal", "won"):
+        owner.post(f"/api/v1/customers/{customer}/journey/move", json={"to_stage": stage})
+    _task(owner, title="Thank them", customer_id=customer, assigned_to=None, assign="pool")
+    advised = owner.get("/api/v1/tasks/next").json()
+    assert advised["task"]["customer_id"] == customer
+    assert advised["coach"]["action"] == "offer" and advised["coach"]["reasons"]
+    claimed = owner.post("/api/v1/tasks/next/claim").json()
+    assert claimed["coach"] == advised["coach"]
+    _task(owner, title="Paperwork", assign="pool")
+    assert owner.get("/api/v1/tasks/next").json()["coach"] is None  # no customer, no advice
 
 
 def test_claiming_a_claimed_task_conflicts_and_others_tasks_are_refused(tenant) -> None:

@@ -32,6 +32,7 @@ class Mailbox:
 
     messages: list[EmailMessage] = field(default_factory=list)
     kill_on_receipt: tuple[str, int] | None = None  # (recipient, pid)
+    kill_signal: int = signal.SIGKILL
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.original_content, policy=policy.default)
@@ -39,8 +40,8 @@ class Mailbox:
         if self.kill_on_receipt is not None and self.kill_on_receipt[0] == message["To"]:
             # The message has arrived; the sender dies before it hears "250 OK",
             # i.e. between the SMTP send and the commit that records it.
-            os.kill(self.kill_on_receipt[1], signal.SIGKILL)
-            self.kill_on_receipt = None
+            os.kill(self.kill_on_receipt[1], self.kill_signal)
+            self.kill_on_receipt, self.kill_signal = None, signal.SIGKILL
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -91,6 +92,14 @@ def always_open(app_engine: Engine) -> Callable[[Any], None]:
             )
 
     return make
+
+
+@pytest.fixture
+def open_tenant(make_tenant: Callable[..., Any], always_open: Callable[[Any], None]) -> Any:
+    """A Thai company whose calendar is open around the clock, so sends are never deferred."""
+    tenant = make_tenant("TH")
+    always_open(tenant)
+    return tenant
 
 
 @pytest.fixture

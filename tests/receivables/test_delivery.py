@@ -8,18 +8,10 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import text
 
 from majlis.core.db import get_engine
 from majlis.core.embedded import free_loopback_port
-
-
-@pytest.fixture
-def open_tenant(make_tenant, always_open):
-    tenant = make_tenant("TH")
-    always_open(tenant)
-    return tenant
 
 
 def _reminder(client, customer_id: str) -> dict:

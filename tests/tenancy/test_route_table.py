@@ -145,6 +145,12 @@ def _reminder_template(client: httpx.Client, ids: dict[str, str]) -> str:
     return _created(client.post("/api/v1/reminder-templates", json=RECEIVABLES_TEMPLATE))
 
 
+def _merge(client: httpx.Client, ids: dict[str, str]) -> str:
+    customers = [_customer(client, ids) for _ in range(2)]
+    body = {"survivor_id": customers[0], "other_ids": customers[1:]}
+    return _created(client.post("/api/v1/customers/merge", json=body), "merge_id")
+
+
 def _member(client: httpx.Client, ids: dict[str, str]) -> str:
     body = {"customer_id": _need("customer_id", client, ids)}
     return _created(client.post("/api/v1/loyalty/members", json=body))
@@ -187,6 +193,19 @@ def _followup_template(client: httpx.Client) -> str:
     return _created(client.post("/api/v1/followups/templates", json=template), "key")
 
 
+def _scan(client: httpx.Client, ids: dict[str, str]) -> str:
+    return _created(client.post("/api/v1/dedupe/scans"))
+
+
+def _duplicate_pair(client: httpx.Client, ids: dict[str, str]) -> str:
+    from tests.dedupe_api.conftest import run_scan
+
+    for name in ("Mohammed Al Mansouri", "محمد المنصوري"):
+        _created(client.post("/api/v1/customers", json={"name": name, "phone": "0501234567"}))
+    run_scan(uuid.UUID(client.get("/api/v1/me").json()["company_id"]))
+    return str(client.get("/api/v1/dedupe/pairs").json()["items"][0]["id"])
+
+
 FACTORIES: dict[str, Factory] = {
     "channel": lambda client, ids: "email",
     "contact_id": _contact,
@@ -195,7 +214,9 @@ FACTORIES: dict[str, Factory] = {
     "invoice_id": _invoice,
     "job_id": _import_job,
     "member_id": _member,
+    "merge_id": _merge,
     "notification_id": _notification,
+    "pair_id": _duplicate_pair,
     "organization_id": _organization,
     "payment_id": _payment,
     "point_id": _contact_point,
@@ -203,6 +224,7 @@ FACTORIES: dict[str, Factory] = {
     "reminder_id": _reminder,
     "request_id": _erasure_request,
     "rule_id": _rule,
+    "scan_id": _scan,
     "task_id": _task,
     "template_id": _reminder_template,
     "token_id": _token,
@@ -241,6 +263,7 @@ BODIES: dict[str, Body] = {
     "POST /api/v1/organizations/{organization_id}/contacts": {"name": "New contact"},
     "POST /api/v1/organizations/{organization_id}/projects": {"name": "New project"},
     "PATCH /api/v1/projects/{project_id}": {"name": "Renamed"},
+    "POST /api/v1/dedupe/pairs/{pair_id}/decision": {"decision": "skip"},
     "POST /api/v1/projects/{project_id}/contact-points": lambda b: {
         "contact_id": _contact(b, {}),
         "role": "billing",

@@ -36,18 +36,33 @@ def list_suites() -> None:
         typer.echo(f"{name:15} {'' if available else '(not built yet) '}{description}")
 
 
+def _bring_schema_to_head() -> None:
+    """Suites create their own companies, so a fresh database only needs the schema."""
+    from majlis.core import migrate
+    from majlis.core.config import load_settings
+    from majlis.core.db import database_urls
+
+    _, admin_url = database_urls(load_settings())
+    migrate.upgrade(admin_url)
+
+
 @bench_app.command("run")
 def run_suite(
     suite: Annotated[str, typer.Argument(help="Suite name, see 'majlis bench list'.")],
     scale: Annotated[int, typer.Option(help="Customers in the measured company.")] = 100_000,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(help="Run only these scenarios (repeatable; suites that support it)."),
+    ] = None,
 ) -> None:
     """Run SUITE at SCALE and write bench/results/<suite>-<scale>.json."""
     if suite not in SUITES or importlib.util.find_spec(f"majlis.bench.{suite}") is None:
         typer.echo(f"error: no bench suite {suite!r}; see 'majlis bench list'", err=True)
         raise typer.Exit(1)
     console = Console()
+    _bring_schema_to_head()
     module = importlib.import_module(f"majlis.bench.{suite}")
-    results = module.run(scale=scale, console=console)
+    results = module.run(scale=scale, console=console, **({"only": only} if only else {}))
     path = write_results(suite, scale, results)
     console.print(markdown_table(results))
     console.print(f"results written to {path}")

@@ -38,6 +38,7 @@ from majlis.core.db import get_engine, tenant_session
 from majlis.core.ids import new_id
 from majlis.core.permissions import Actor
 from majlis.customers.models import Customer, CustomerKind, CustomerSource
+from majlis.organizations.models import Contact
 
 LINES_PER_REQUEST = 10_000
 NAIVE_RECORDS = 3_000
@@ -157,11 +158,18 @@ def _naive_one(session: Session, actor: Actor, record: ConversationIn) -> None:
         value = getattr(keys, rule.key)
         if value is None:
             continue
-        condition = (
-            Customer.match_name == value
-            if rule.key == "name"
-            else getattr(Customer, rule.key) == value
-        )
+        if rule.via_contacts:
+            condition = Customer.id.in_(
+                select(Contact.organization_id).where(
+                    Contact.company_id == actor.company_id,
+                    Contact.archived_at.is_(None),
+                    getattr(Contact, rule.key) == value,
+                )
+            )
+        elif rule.key == "name":
+            condition = Customer.match_name == value
+        else:
+            condition = getattr(Customer, rule.key) == value
         hits = session.scalars(
             select(Customer).where(
                 Customer.company_id == actor.company_id, Customer.deleted_at.is_(None), condition

@@ -37,6 +37,16 @@ DEMO_CHATS = (
         "summary": "Confirmed the delivery date",
         "messages": [{"sender": "customer", "text": "التوصيل يوم الأحد مناسب"}],
     },
+    {
+        # Salem, a contact of Gulf Builders, writes from his mobile: the chat lands on
+        # the organization through him.
+        "channel": "whatsapp",
+        "session_id": "demo-wa-3",
+        "started_at": "2026-03-06T08:30:00+04:00",
+        "customer": {"name": "سالم", "phone": "050 400 1002"},
+        "summary": "Asked to move the site visit to Thursday",
+        "messages": [{"sender": "customer", "text": "ممكن نأجل الزيارة إلى الخميس؟"}],
+    },
 )
 
 

@@ -27,6 +27,7 @@ from majlis.customers.service import normalise_phone
 
 MAX_CANDIDATES = 10
 LIVE_CUSTOMER = "c.company_id = :company AND c.deleted_at IS NULL AND c.erased_at IS NULL"
+LIVE_CONTACT = "p.company_id = :company AND p.archived_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class MatchRule:
 
     The key is compared with each expression of `equals` (customer columns or indexed
     expressions) and looked up in each array column of `contains`; `guard` must hold for
-    every hit.
+    every hit. A rule `via_contacts` compares the key with columns of the organizations'
+    live contacts (aliased p) instead, and its candidate is the contact's organization.
     """
 
     reason: str
@@ -44,23 +46,34 @@ class MatchRule:
     equals: tuple[str, ...]
     contains: tuple[str, ...] = ()
     guard: str = "true"
+    via_contacts: bool = False
 
     def probes(self, keys: str, where: str) -> str:
-        """SQL giving (k.seq, candidate id) for the rows of `keys` (aliased k) that pass `where`.
+        """SQL giving (k.seq, candidate id, contact id) for the rows of `keys` (aliased k)
+        that pass `where`; the contact id is NULL unless the rule goes through contacts.
 
         One indexed probe per column: the equality ones join on btree indexes; the array
         ones read only customers that have secondary values (their GIN index cannot serve
         under RLS, the array operators not being leakproof) and unnest them.
         """
+        if self.via_contacts:
+            return " UNION ALL ".join(
+                f"SELECT k.seq, c.id, p.id AS contact_id FROM {keys}"
+                f" JOIN contacts p ON {LIVE_CONTACT} AND {expression} = k.{self.key}"
+                f" JOIN customers c ON {LIVE_CUSTOMER} AND c.id = p.organization_id"
+                f" WHERE {where}"
+                for expression in self.equals
+            )
         equal = [
-            f"SELECT k.seq, c.id FROM {keys} JOIN customers c"
+            f"SELECT k.seq, c.id, NULL::uuid AS contact_id FROM {keys} JOIN customers c"
             f" ON {LIVE_CUSTOMER} AND {expression} = k.{self.key} AND {self.guard}"
             f" WHERE {where}"
             for expression in self.equals
         ]
         contained = [
-            f"SELECT k.seq, c.id FROM (SELECT c.*, unnest(c.{column}) AS value"
-            f" FROM customers c WHERE {LIVE_CUSTOMER} AND c.{column} <> '{{}}') c"
+            f"SELECT k.seq, c.id, NULL::uuid AS contact_id FROM (SELECT c.*,"
+            f" unnest(c.{column}) AS value FROM customers c"
+            f" WHERE {LIVE_CUSTOMER} AND c.{column} <> '{{}}') c"
             f" JOIN {keys} ON k.{self.key} = c.value AND {self.guard} WHERE {where}"
             for column in self.contains
         ]
@@ -68,12 +81,15 @@ class MatchRule:
 
 
 # Tried in order; the first rung with any candidate decides (one → link, several → ambiguous).
-# A name match counts only when no identifier on either side contradicts it.
+# A customer's own email or phone outranks the same value on an organization's contact; a
+# name match counts only when no identifier on either side contradicts it.
 RULES = (
     MatchRule("trn", "trn", 1.0, ("c.trn",)),
     MatchRule("external_ref", "external_ref", 1.0, ("c.external_ref",)),
     MatchRule("email", "email", 0.95, ("c.email",), ("secondary_emails",)),
     MatchRule("phone", "phone", 0.9, ("c.phone",), ("secondary_phones",)),
+    MatchRule("contact_email", "email", 0.9, ("p.email",), via_contacts=True),
+    MatchRule("contact_phone", "phone", 0.85, ("p.phone",), via_contacts=True),
     MatchRule(
         "name",
         "name",
@@ -106,6 +122,7 @@ class CustomerMatch:
     confidence: float
     reason: str | None
     candidates: tuple[uuid.UUID, ...] = ()
+    contact_id: uuid.UUID | None = None  # the organization contact the match went through
 
     @property
     def is_ambiguous(self) -> bool:
@@ -175,10 +192,14 @@ def find_customer_for(session: Session, actor: Actor, keys: MatchKeys) -> Custom
         if getattr(keys, rule.key) is None:
             continue
         probes = rule.probes(_ONE_RECORD, "true")
-        query = text(f"SELECT DISTINCT id FROM ({probes}) p ORDER BY id LIMIT {MAX_CANDIDATES}")
-        ids = tuple(session.scalars(query, params))
+        query = text(
+            f"SELECT id, min(contact_id::text)::uuid FROM ({probes}) p"
+            f" GROUP BY id ORDER BY id LIMIT {MAX_CANDIDATES}"
+        )
+        hits = session.execute(query, params).all()
+        ids = tuple(customer_id for customer_id, _ in hits)
         if len(ids) == 1:
-            return CustomerMatch(ids[0], rule.confidence, rule.reason, ids)
+            return CustomerMatch(ids[0], rule.confidence, rule.reason, ids, hits[0][1])
         if ids:
             return CustomerMatch(None, 0.0, rule.reason, ids)
     return NO_MATCH

@@ -93,6 +93,18 @@ class Conversation(TenantMixin, Base):
         ),
         Index("ix_conversations_started", "company_id", "started_at"),
         Index("ix_conversations_sync", "company_id", "sync_state", "link_source"),
+        ForeignKeyConstraint(
+            ["company_id", "matched_contact_id"],
+            ["contacts.company_id", "contacts.id"],
+            name="fk_conversations_matched_contact",
+            ondelete="SET NULL (matched_contact_id)",
+        ),
+        Index(
+            "ix_conversations_matched_contact",
+            "company_id",
+            "matched_contact_id",
+            postgresql_where=text("matched_contact_id IS NOT NULL"),
+        ),
     )
 
     channel: Mapped[str] = mapped_column(Text)
@@ -114,6 +126,9 @@ class Conversation(TenantMixin, Base):
     summary: Mapped[str | None] = mapped_column(Text)
     messages: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     customer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # The organization contact whose email or phone linked the conversation to its
+    # organization (None when the customer's own identifiers matched).
+    matched_contact_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     customer_linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     link_source: Mapped[LinkSource | None] = mapped_column(
         pg_enum(LinkSource, "conversation_link_source")

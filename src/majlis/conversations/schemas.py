@@ -77,6 +77,9 @@ class ConversationOut(BaseModel):
     summary: str | None
     messages: list[dict[str, Any]]
     customer_id: uuid.UUID | None
+    matched_contact_id: uuid.UUID | None = Field(
+        description="the organization contact whose email or phone linked the conversation"
+    )
     customer_linked_at: datetime | None
     link_source: LinkSource | None
     sync_state: SyncState

@@ -268,6 +268,7 @@ def relink_conversation(
         _adjust_counts(session, actor, conversation.customer_id, -1, None)
     _adjust_counts(session, actor, target.id, 1, conversation.ended_at or conversation.started_at)
     conversation.customer_id = target.id
+    conversation.matched_contact_id = None
     conversation.customer_linked_at = datetime.now(UTC)
     conversation.link_source = LinkSource.MANUAL
     conversation.sync_state = SyncState.LINKED
@@ -282,15 +283,20 @@ def relink_conversation(
     return conversation
 
 
+# Conversations that came through an organization's contact describe that person, so they
+# count and date the customer but fill none of its fields.
 _REENRICH = text(
     """
     WITH latest AS (
         SELECT (array_agg(match_email ORDER BY started_at DESC)
-                    FILTER (WHERE match_email IS NOT NULL))[1] AS email,
+                    FILTER (WHERE match_email IS NOT NULL AND matched_contact_id IS NULL))[1]
+                    AS email,
                (array_agg(match_phone ORDER BY started_at DESC)
-                    FILTER (WHERE match_phone IS NOT NULL))[1] AS phone,
+                    FILTER (WHERE match_phone IS NOT NULL AND matched_contact_id IS NULL))[1]
+                    AS phone,
                (array_agg(contact_address ORDER BY started_at DESC)
-                    FILTER (WHERE nullif(btrim(contact_address), '') IS NOT NULL))[1] AS address,
+                    FILTER (WHERE nullif(btrim(contact_address), '') IS NOT NULL
+                            AND matched_contact_id IS NULL))[1] AS address,
                max(coalesce(ended_at, started_at)) AS seen_at,
                count(*) AS conversations
           FROM conversations

@@ -6,7 +6,8 @@ applies to every customer and conversation touched):
 
 1. drop sessions already ingested (re-sending a file is harmless);
 2. for each matching rule (`matching.RULES`, in order) join the still-pending rows to
-   customers on indexed columns: one candidate links, several mark the row ambiguous;
+   customers (or to organizations' contacts) on indexed columns: one candidate links,
+   several mark the row ambiguous;
 3. enrich the customers just linked: fill missing email/phone/address, bump
    `last_seen_at` and `conversation_count`, append summaries to notes when asked;
 4. create one `source=chat` customer per new person — the first row of each identifier
@@ -52,7 +53,7 @@ CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
     started_at timestamptz, ended_at timestamptz, summary text, messages jsonb,
     append_note boolean NOT NULL DEFAULT false,
     state text NOT NULL DEFAULT 'pending',
-    customer_id uuid, reason text, confidence numeric(4, 3),
+    customer_id uuid, contact_id uuid, reason text, confidence numeric(4, 3),
     candidates uuid[] NOT NULL DEFAULT '{{}}',
     applied boolean NOT NULL DEFAULT false
 ) ON COMMIT DROP
@@ -83,6 +84,7 @@ _COPY_COLUMNS = (
     "append_note",
     "state",
     "customer_id",
+    "contact_id",
     "reason",
     "confidence",
     "candidates",
@@ -131,10 +133,12 @@ def _stage_row(
     keys = match_keys(record.customer, region)
     seen = record.customer
     state, customer_id, reason, confidence, candidates = "pending", None, None, None, []
+    contact_id = None
     if keys.is_empty:
         state = "anonymous"
     elif match is not None and match.reason is not None:
         customer_id, reason, confidence = match.customer_id, match.reason, match.confidence
+        contact_id = match.contact_id
         state = "ambiguous" if match.is_ambiguous else "linked"
         candidates = list(match.candidates) if match.is_ambiguous else []
     return (
@@ -163,6 +167,7 @@ def _stage_row(
         record.append_summary_to_notes,
         state,
         customer_id,
+        contact_id,
         reason,
         confidence,
         candidates,
@@ -212,11 +217,13 @@ def _resolve_by_rules(session: Session, actor: Actor) -> None:
             text(
                 f"""
                 WITH hits AS (
-                    SELECT seq, array_agg(DISTINCT id ORDER BY id) AS ids
+                    SELECT seq, array_agg(DISTINCT id ORDER BY id) AS ids,
+                           min(contact_id::text)::uuid AS contact_id
                       FROM ({rule.probes(f"{STAGE} k", pending)}) probes
                      GROUP BY seq)
                 UPDATE {STAGE} k SET
                     customer_id = CASE WHEN cardinality(h.ids) = 1 THEN h.ids[1] END,
+                    contact_id = CASE WHEN cardinality(h.ids) = 1 THEN h.contact_id END,
                     state = CASE WHEN cardinality(h.ids) = 1 THEN 'linked' ELSE 'ambiguous' END,
                     candidates = CASE WHEN cardinality(h.ids) > 1
                                       THEN h.ids[1:{MAX_CANDIDATES}] ELSE '{{}}' END,
@@ -247,6 +254,8 @@ _AUDIT_COLUMNS = (
 def _enrich_linked(session: Session, actor: Actor) -> int:
     """Fill what the customer lacks from the records just linked; never overwrite a value.
 
+    A record linked through an organization's contact tells about that person, not the
+    organization: it counts as a conversation but fills nothing in.
     Returns how many customers gained an email or phone (pending rows may now match them).
     """
     result = session.execute(
@@ -254,12 +263,13 @@ def _enrich_linked(session: Session, actor: Actor) -> int:
             f"""
             WITH fresh AS (
                 SELECT customer_id,
-                       (array_agg(email ORDER BY seq) FILTER (WHERE email IS NOT NULL))[1]
-                           AS email,
-                       (array_agg(phone ORDER BY seq) FILTER (WHERE phone IS NOT NULL))[1]
-                           AS phone,
+                       (array_agg(email ORDER BY seq)
+                           FILTER (WHERE email IS NOT NULL AND contact_id IS NULL))[1] AS email,
+                       (array_agg(phone ORDER BY seq)
+                           FILTER (WHERE phone IS NOT NULL AND contact_id IS NULL))[1] AS phone,
                        (array_agg(contact_address ORDER BY seq)
-                           FILTER (WHERE nullif(btrim(contact_address), '') IS NOT NULL))[1]
+                           FILTER (WHERE nullif(btrim(contact_address), '') IS NOT NULL
+                                   AND contact_id IS NULL))[1]
                            AS address,
                        max(coalesce(ended_at, started_at)) AS seen_at,
                        count(*) AS conversations,
@@ -347,7 +357,13 @@ def _create_customers_for_new_people(session: Session, actor: Actor, currency: s
                 INSERT INTO outbox_events (company_id, id, topic, payload, dedupe_key)
                 SELECT :company, c.id, 'customer.created',
                        jsonb_build_object('customer_id', c.id), c.id::text
-                  FROM created c)
+                  FROM created c),
+            fuzzy_check AS (  -- dedupe (issue 5): one event per batch, see dedupe/arrivals.py
+                INSERT INTO outbox_events (company_id, id, topic, payload, dedupe_key)
+                SELECT :company, majlis_new_id(), 'dedupe.chat_customers',
+                       jsonb_build_object('customer_ids', jsonb_agg(c.id)),
+                       'dedupe.chat:' || min(c.id::text)
+                  FROM created c HAVING count(*) > 0)
             {_AUDIT_COLUMNS}
             SELECT :company, majlis_new_id(), :actor_kind, :actor_id, 'customer.created',
                    'customer', c.id, NULL,
@@ -414,14 +430,15 @@ def _insert_conversations(session: Session, actor: Actor, link_source: LinkSourc
                     company_id, id, channel, session_id, channel_user, interaction_number,
                     contact_name, contact_email, contact_phone, contact_address, contact_trn,
                     contact_external_ref, match_email, match_phone, match_trn, match_name,
-                    started_at, ended_at, summary, messages, customer_id, customer_linked_at,
-                    link_source, sync_state, match_reason, match_confidence,
+                    started_at, ended_at, summary, messages, customer_id, matched_contact_id,
+                    customer_linked_at, link_source, sync_state, match_reason, match_confidence,
                     ambiguous_candidates)
                 SELECT :company, s.conversation_id, s.channel, s.session_id, s.channel_user,
                        s.interaction_number, s.contact_name, s.contact_email, s.contact_phone,
                        s.contact_address, s.contact_trn, s.external_ref, s.email, s.phone,
                        s.trn, s.name, s.started_at, s.ended_at, s.summary, s.messages,
-                       s.customer_id, CASE WHEN s.customer_id IS NOT NULL THEN now() END,
+                       s.customer_id, s.contact_id,
+                       CASE WHEN s.customer_id IS NOT NULL THEN now() END,
                        {_link_source_sql()}, CAST(s.state AS conversation_sync_state),
                        s.reason, s.confidence, s.candidates
                   FROM {STAGE} s ORDER BY s.seq
@@ -533,6 +550,7 @@ def _apply_links(session: Session, actor: Actor) -> None:
             WITH linked AS (
                 UPDATE conversations c SET
                     customer_id = s.customer_id,
+                    matched_contact_id = s.contact_id,
                     customer_linked_at = CASE WHEN s.customer_id IS NOT NULL THEN now() END,
                     link_source = {_link_source_sql()},
                     sync_state = CAST(s.state AS conversation_sync_state),

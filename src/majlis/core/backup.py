@@ -42,20 +42,44 @@ def public_tables(conn: Connection) -> list[str]:
 
 _FINGERPRINT_SQL = (
     "SELECT count(*),"
-    " coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)"
+    " coalesce(sum(('x' || substr(md5({row}::text), 1, 16))::bit(64)::bigint::numeric), 0)"
     ' FROM "{table}" t'
 )
 
 
-def table_fingerprints(conn: Connection) -> dict[str, TableFingerprint]:
+def stored_columns(conn: Connection) -> dict[str, list[str]]:
+    """Each public base table's stored columns in order (generated ones are derived)."""
+    rows = conn.execute(
+        text(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c"
+            " JOIN information_schema.tables t USING (table_schema, table_name)"
+            " WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'"
+            " AND c.is_generated = 'NEVER'"
+            " ORDER BY c.table_name, c.ordinal_position"
+        )
+    )
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    return columns
+
+
+def table_fingerprints(
+    conn: Connection, columns: dict[str, list[str]] | None = None
+) -> dict[str, TableFingerprint]:
     """Row count and an order-independent checksum of every table's rows.
 
     Each row's text form is hashed and the hashes are summed modulo 2^64, so
-    the checksum does not depend on physical order or on a primary key.
+    the checksum does not depend on physical order or on a primary key. With
+    `columns`, only those tables and columns count: what an older schema had,
+    to compare across an upgrade that adds columns.
     """
     fingerprints = {}
-    for table in public_tables(conn):
-        rows, checksum = conn.execute(text(_FINGERPRINT_SQL.format(table=table))).one()
+    for table in public_tables(conn) if columns is None else sorted(columns):
+        row = (
+            "t" if columns is None else "ROW(" + ", ".join(f't."{c}"' for c in columns[table]) + ")"
+        )
+        rows, checksum = conn.execute(text(_FINGERPRINT_SQL.format(row=row, table=table))).one()
         fingerprints[table] = TableFingerprint(int(rows), str(int(checksum) % 2**64))
     return fingerprints
 

@@ -28,6 +28,7 @@ class Settings:
     admin_database_url: str | None
     pool_size: int
     pool_max_overflow: int
+    pool_timeout_s: int
     statement_timeout_ms: int
     connect_timeout_s: int
     smtp_host: str
@@ -49,6 +50,8 @@ def load_settings() -> Settings:
         admin_database_url=os.environ.get("MAJLIS_ADMIN_DATABASE_URL") or database_url,
         pool_size=_int_env("MAJLIS_DB_POOL_SIZE", 10),
         pool_max_overflow=_int_env("MAJLIS_DB_MAX_OVERFLOW", 10),
+        # A request waits this long for a pooled connection, then answers 503.
+        pool_timeout_s=_int_env("MAJLIS_DB_POOL_TIMEOUT_S", 10),
         statement_timeout_ms=_int_env("MAJLIS_DB_STATEMENT_TIMEOUT_MS", 15_000),
         connect_timeout_s=_int_env("MAJLIS_DB_CONNECT_TIMEOUT_S", 5),
         smtp_host=os.environ.get("MAJLIS_SMTP_HOST", "127.0.0.1"),

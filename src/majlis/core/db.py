@@ -45,6 +45,7 @@ def _build_engine(url: str, settings: Settings) -> Engine:
         url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout_s,
         pool_recycle=1800,
         connect_args={
             "connect_timeout": settings.connect_timeout_s,
@@ -91,11 +92,23 @@ def set_tenant(session: Session, company_id: UUID, user_id: UUID | None = None) 
 
 
 @contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One transaction with no tenant named yet: commits on success, rolls back on error.
+
+    The caller names the tenant before reading tenant rows (token authentication
+    does so in the same statement as its lookup); row-level security shows
+    nothing until it does.
+    """
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
 def tenant_session(
     engine: Engine, company_id: UUID, user_id: UUID | None = None
 ) -> Iterator[Session]:
     """One transaction scoped to one company: commits on success, rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with transaction(engine) as session:
         set_tenant(session, company_id, user_id)
         yield session
 
@@ -116,4 +129,5 @@ __all__ = [
     "get_engine",
     "set_tenant",
     "tenant_session",
+    "transaction",
 ]

@@ -57,6 +57,22 @@ class NotFound(DomainError):
         super().__init__(f"{entity} {entity_id} does not exist", entity=entity)
 
 
+class MovedPermanently(NotFound):
+    """The entity was merged into another: 301 to the same path under the new id.
+
+    Where the old id is not in the request path (an id inside a body), the answer is the
+    404 of a NotFound, naming the new id.
+    """
+
+    status, title, slug = 301, "Moved permanently", "moved"
+
+    def __init__(self, entity: str, old_id: UUID, new_id: UUID) -> None:
+        DomainError.__init__(
+            self, f"{entity} {old_id} was merged into {new_id}", entity=entity, new_id=str(new_id)
+        )
+        self.old_id, self.new_id = old_id, new_id
+
+
 class Conflict(DomainError):
     status, title, slug = 409, "Conflict", "conflict"
 
@@ -83,3 +99,9 @@ class ValidationFailed(DomainError):
     @classmethod
     def single(cls, field_name: str, message: str) -> ValidationFailed:
         return cls([FieldError(field_name, message)])
+
+
+class ServiceUnavailable(DomainError):
+    """The database cannot serve the request right now; nothing was written, retry later."""
+
+    status, title, slug = 503, "Service unavailable", "unavailable"

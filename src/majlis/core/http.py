@@ -2,27 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import psycopg
 import sqlalchemy.exc
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from majlis.accounts.service import authenticate_token, token_company
-from majlis.core.db import get_engine, tenant_session
+from majlis.core.db import get_engine, transaction
 from majlis.core.errors import (
     PROBLEM_CONTENT_TYPE,
     DomainError,
     FieldError,
+    MovedPermanently,
     NotAuthenticated,
+    NotFound,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from majlis.core.permissions import Actor
+
+log = logging.getLogger(__name__)
+
+# Long enough for a fast restart or a burst to pass, short enough not to idle clients.
+RETRY_AFTER_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -44,8 +56,9 @@ def _bearer_token(request: Request) -> str:
 def request_context(request: Request) -> Iterator[RequestContext]:
     """Authenticate the bearer token and open the request's tenant-scoped transaction."""
     raw = _bearer_token(request)
-    company_id = token_company(raw)
-    with tenant_session(get_engine("app"), company_id) as session:
+    token_company(raw)  # a malformed token is refused before a connection is taken
+    with transaction(get_engine("app")) as session:
+        # Names the tenant and user in the same round trip as the token lookup.
         actor = authenticate_token(session, raw, getattr(request.state, "request_id", None))
         yield RequestContext(actor, session)
 
@@ -68,6 +81,15 @@ def problem_response(
     )
 
 
+def _moved(exc: MovedPermanently, request: Request) -> JSONResponse:
+    """301 to the same path under the survivor's id; 404 if the old id is not in the path."""
+    path = request.url.path
+    if str(exc.old_id) not in path:
+        return problem_response(NotFound(exc.extra["entity"], exc.old_id), request)
+    location = path.replace(str(exc.old_id), str(exc.new_id))
+    return problem_response(exc, request, {"Location": location})
+
+
 def _field_path(location: tuple[Any, ...]) -> str:
     parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
@@ -77,6 +99,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
+        if isinstance(exc, MovedPermanently):
+            return _moved(exc, request)
         return problem_response(exc, request, headers)
 
     @app.exception_handler(sqlalchemy.exc.DataError)
@@ -91,6 +115,29 @@ def install_problem_handlers(app: FastAPI) -> None:
         orig = getattr(exc, "orig", exc)
         message = str(orig).strip().splitlines()[0] if str(orig).strip() else "invalid value"
         return problem_response(ValidationFailed([FieldError("body", message)]), request)
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    @app.exception_handler(sqlalchemy.exc.TimeoutError)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The database went away, restarted, or every pooled connection is busy.
+
+        The request's transaction did not commit, so the client may simply retry:
+        503 with Retry-After says so, where a 500 would suggest a bug.
+        """
+        log.warning("database unavailable for %s: %s", request.url.path, exc)
+        error = ServiceUnavailable("the database is unavailable; nothing was written, retry")
+        return problem_response(error, request, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Errors the framework raises itself (unknown route, unparsable body) as problems too."""
+        if not request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, exc)
+        phrase = HTTPStatus(exc.status_code).phrase
+        error = DomainError(str(exc.detail))
+        error.status, error.title = exc.status_code, phrase
+        error.slug = phrase.lower().replace(" ", "-")
+        return problem_response(error, request, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -37,6 +37,7 @@ import importlib
 import importlib.util
 import logging
 import pkgutil
+import signal
 import threading
 import time
 import uuid
@@ -283,13 +284,18 @@ class OutboxWorker:
             self._finish(company_id, _DELIVERED, id=event.id, error=None)
             stats.delivered += 1
 
-    def run_once(self) -> WorkerStats:
-        """Deliver every event due now, company by company; returns what happened."""
+    def run_once(self, stop: threading.Event | None = None) -> WorkerStats:
+        """Deliver every event due now, company by company; returns what happened.
+
+        Once `stop` is set no new batch is claimed, but the batch in hand is
+        delivered to the end: its events are leased to this worker, and leaving
+        them would only delay them until the lease runs out.
+        """
         stats = WorkerStats()
         if not _handlers:
             return stats
         for company_id in self.companies_with_work():
-            while claimed := self._claim(company_id):
+            while not (stop and stop.is_set()) and (claimed := self._claim(company_id)):
                 for event in claimed:
                     self._deliver(company_id, event, stats)
                 if len(claimed) < self.batch_size:
@@ -318,7 +324,7 @@ def run_forever(worker: OutboxWorker, *, poll_seconds: float, stop: threading.Ev
     last_run: dict[str, float] = {}
     while not stop.is_set():
         run_periodic_tasks(worker.engine, last_run)
-        stats = worker.run_once()
+        stats = worker.run_once(stop)
         if not stats.handled:
             stop.wait(poll_seconds)
 
@@ -343,7 +349,21 @@ def worker_command(
         return
     typer.echo(f"worker started; topics: {', '.join(registered_topics()) or 'none'}")
     stop = threading.Event()
-    try:
-        run_forever(worker, poll_seconds=poll_seconds, stop=stop)
-    except KeyboardInterrupt:
+    stop_on_signals(stop)
+    run_forever(worker, poll_seconds=poll_seconds, stop=stop)
+    typer.echo("worker stopped after finishing its work in hand")
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """SIGTERM (service managers) and SIGINT (Ctrl-C) ask for a graceful stop.
+
+    The default actions would kill the worker between an SMTP send and its commit;
+    instead the current batch finishes and the loop ends.
+    """
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("signal %s: finishing the work in hand, then stopping", signum)
         stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from majlis.core.errors import ValidationFailed
 from majlis.core.http import Context
@@ -22,12 +23,27 @@ from majlis.customers.schemas import (
     HistoryEntryOut,
     HistoryPage,
 )
+from majlis.dedupe.schemas import DuplicateMatchOut
+from majlis.dedupe.service import DuplicateMatch, check_new_customer
 from majlis.search import service as search
 from majlis.search.params import SearchLanguage, SearchTerm, customer_filters
 from majlis.search.schemas import CountOut, CustomerHitOut, CustomerSearchPage
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def json_response(
+    body: BaseModel, headers: dict[str, str] | None = None, status_code: int = status.HTTP_200_OK
+) -> Response:
+    """The body serialised once, here: a returned model would be validated again by
+    FastAPI, on another hop through the thread pool, before being serialised."""
+    return Response(
+        body.model_dump_json(),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def etag(customer: Customer) -> str:
@@ -44,9 +60,15 @@ def parse_if_match(if_match: str | None) -> int | None:
     return int(raw)
 
 
-def written(customer: Customer, warnings: list[str]) -> CustomerWritten:
+def written(
+    customer: Customer, warnings: list[str], duplicates: list[DuplicateMatch] | None = None
+) -> CustomerWritten:
     return CustomerWritten.model_validate(
-        {**CustomerOut.model_validate(customer).model_dump(), "warnings": warnings}
+        {
+            **CustomerOut.model_validate(customer).model_dump(),
+            "warnings": warnings,
+            "duplicate_warnings": [DuplicateMatchOut.model_validate(d) for d in duplicates or []],
+        }
     )
 
 
@@ -62,7 +84,7 @@ def list_customers(
     sort: CustomerSort = "name",
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> CustomerSearchPage:
+) -> CustomerSearchPage | Response:
     """With `q`, results are ranked (`sort` is ignored) and each says which field matched."""
     total = (
         search.count_customers(ctx.session, ctx.actor, filters, term=q, lang=lang)
@@ -86,34 +108,34 @@ def list_customers(
             for hit in hits.items
         ]
         return CustomerSearchPage(items=items, next_cursor=hits.next_cursor, count=counted)
-    page = service.list_customers(
+    page = service.list_customer_rows(
         ctx.session, ctx.actor, filters, sort=sort, cursor=cursor, limit=limit
     )
-    return CustomerSearchPage(
-        items=[CustomerHitOut.model_validate(c) for c in page.items],
-        next_cursor=page.next_cursor,
-        count=counted,
-    )
+    listed = {"items": page.items, "next_cursor": page.next_cursor, "count": counted}
+    return json_response(CustomerSearchPage.model_validate(listed))
 
 
 @router.post("", response_model=CustomerWritten, status_code=status.HTTP_201_CREATED)
 def create_customer(
-    ctx: Context, body: CustomerCreate, request: Request, response: Response
-) -> CustomerWritten:
+    ctx: Context,
+    body: CustomerCreate,
+    request: Request,
+    block_on_duplicate: Annotated[
+        bool, Query(description="Refuse (409, nothing written) when a likely duplicate exists")
+    ] = False,
+) -> Response:
+    """Possible duplicates come back in `duplicate_warnings` (see docs/dedupe.md)."""
+    block = block_on_duplicate or body.block_on_duplicate
+    duplicates = check_new_customer(ctx.session, ctx.actor, body, block=block)
     customer, warnings = service.create_customer(ctx.session, ctx.actor, body)
-    response.headers["ETag"] = etag(customer)
-    response.headers["Location"] = f"{request.url.path}/{customer.id}"
-    return written(customer, warnings)
+    headers = {"ETag": etag(customer), "Location": f"{request.url.path}/{customer.id}"}
+    return json_response(written(customer, warnings, duplicates), headers, status.HTTP_201_CREATED)
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
-def get_customer(ctx: Context, customer_id: uuid.UUID, response: Response) -> CustomerOut:
-    from majlis.conversations.interactions import record_customer_view
-
-    customer = service.get_customer(ctx.session, ctx.actor, customer_id)
-    record_customer_view(ctx.session, ctx.actor, customer)  # one INSERT, same transaction
-    response.headers["ETag"] = etag(customer)
-    return CustomerOut.model_validate(customer)
+def get_customer(ctx: Context, customer_id: uuid.UUID) -> Response:
+    shown = CustomerOut.model_validate(service.view_customer(ctx.session, ctx.actor, customer_id))
+    return json_response(shown, headers={"ETag": f'"{shown.version}"'})
 
 
 @router.patch(
@@ -128,16 +150,34 @@ def update_customer(
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> CustomerWritten:
+    from majlis.conversations.interactions import record_interaction
+    from majlis.conversations.models import InteractionKind
+
     customer, warnings = service.update_customer(
         ctx.session, ctx.actor, customer_id, body, expected_version=parse_if_match(if_match)
     )
+    record_interaction(ctx.session, ctx.actor, customer.id, InteractionKind.EDITED)
     response.headers["ETag"] = etag(customer)
     return written(customer, warnings)
 
 
-@router.delete("/{customer_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_customer(ctx: Context, customer_id: uuid.UUID) -> Response:
-    service.delete_customer(ctx.session, ctx.actor, customer_id)
+@router.delete(
+    "/{customer_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "other records hang off the customer (see archive_all)"}},
+)
+def delete_customer(
+    ctx: Context,
+    customer_id: uuid.UUID,
+    archive_all: Annotated[
+        bool,
+        Query(
+            description="Also archive what hangs off the customer (an organization's"
+            " projects and contacts) instead of refusing"
+        ),
+    ] = False,
+) -> Response:
+    service.delete_customer(ctx.session, ctx.actor, customer_id, archive_all=archive_all)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -151,8 +191,7 @@ def restore_customer(ctx: Context, customer_id: uuid.UUID) -> JSONResponse:
 @router.get("/{customer_id}/history", response_model=HistoryPage)
 def customer_history(
     ctx: Context, customer_id: uuid.UUID, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
-) -> HistoryPage:
+) -> Response:
     page = service.customer_history(ctx.session, ctx.actor, customer_id, cursor=cursor, limit=limit)
-    return HistoryPage(
-        items=[HistoryEntryOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor
-    )
+    items = [HistoryEntryOut.model_validate(e) for e in page.items]
+    return json_response(HistoryPage(items=items, next_cursor=page.next_cursor))

@@ -133,5 +133,8 @@ class Customer(TenantMixin, Timestamps, Base):
     phone_digits: Mapped[str | None] = mapped_column(
         Text, Computed("regexp_replace(phone, '[^0-9]', '', 'g')")
     )
+    # merges (issue 5): the survivor this customer was merged into (soft merge, migration
+    # 0008_merges); set means the record is hidden and its id redirects to the survivor.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     __mapper_args__ = {"version_id_col": version}

@@ -15,6 +15,7 @@ from stdnum.th import tin as thai_tin
 
 from majlis.core.i18n import ascii_digits, strip_invisibles
 from majlis.customers.models import BusinessType, CustomerKind, CustomerSource, Language
+from majlis.dedupe.schemas import DuplicateMatchOut
 
 _SEPARATORS = re.compile(r"[\s\-./]")
 
@@ -64,6 +65,11 @@ def upper_code(value: str) -> str:
 
 ShortText = Annotated[str, StringConstraints(max_length=300), AfterValidator(clean_text)]
 Name = Annotated[str, StringConstraints(max_length=300), AfterValidator(required_text)]
+# Free text keeps its line breaks but, like every text field, loses the invisible and
+# bidi-override characters that could make it display as something else.
+LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(clean_text)]
+PostalCode = Annotated[str, StringConstraints(max_length=20), AfterValidator(clean_text)]
+Reference = Annotated[str, StringConstraints(max_length=100), AfterValidator(required_text)]
 Email = Annotated[str, AfterValidator(valid_email)]
 Trn = Annotated[str, AfterValidator(valid_trn)]
 ThaiTaxId = Annotated[str, AfterValidator(valid_thai_tax_id)]
@@ -102,7 +108,7 @@ class CustomerFields(BaseModel):
     address_line2: ShortText | None = None
     city: ShortText | None = None
     emirate: ShortText | None = None
-    postal_code: Annotated[str, StringConstraints(max_length=20)] | None = None
+    postal_code: PostalCode | None = None
     country: CountryCode | None = None
     address_ar: ShortText | None = None
     date_of_birth: BirthDate | None = None
@@ -114,15 +120,21 @@ class CustomerFields(BaseModel):
     currency: Currency | None = None
     is_active: bool | None = None
     source: CustomerSource | None = None
-    external_ref: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    external_ref: Reference | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
-    notes: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    notes: LongText | None = None
     owner_id: uuid.UUID | None = None
 
 
 class CustomerCreate(CustomerFields):
     name: Name
     kind: CustomerKind = CustomerKind.INDIVIDUAL
+    # dedupe (issue 5): not a column, so excluded from model_dump().
+    block_on_duplicate: bool = Field(
+        default=False,
+        exclude=True,
+        description="Refuse (409, nothing written) when a likely duplicate exists",
+    )
 
 
 class CustomerUpdate(CustomerFields):
@@ -173,6 +185,7 @@ class CustomerOut(BaseModel):
 
 class CustomerWritten(CustomerOut):
     warnings: list[str] = []
+    duplicate_warnings: list[DuplicateMatchOut] = []  # dedupe (issue 5): create only
 
 
 class CustomerPage(BaseModel):

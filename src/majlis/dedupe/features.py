@@ -867,11 +867,14 @@ class ContactComparison(Comparison):
         return levels, tf
 
 
-# Contact levels that say "same home": the same address line (with or
-# without a shared number). Relatives share these. A shared number alone is
-# not one of them: it is as often a company switchboard as a family landline,
-# and term-frequency adjustment already discounts switchboards.
-SAME_HOME_LEVELS = frozenset({1, 3, 6})
+# Contact levels that say "same home": the same address line, or a shared
+# *secondary* number (a family landline listed beside each member's own
+# mobile). Relatives share these, and with a rare family name the surname
+# would otherwise be counted twice. Equal *primary* numbers are not among
+# them: that is as often a company switchboard (colleagues, other surnames)
+# as a family line, and term-frequency adjustment already discounts
+# switchboards.
+SAME_HOME_LEVELS = frozenset({1, 3, 4, 6})
 _SAME_HOME = {"phone_and_address": SAME_HOME_LEVELS}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Annotated
 
@@ -18,6 +19,12 @@ from majlis.imports.models import ImportJob, ImportPolicy
 from majlis.imports.schemas import ImportJobOut, RowErrorOut, RowErrorPage
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
+
+
+def base_name(file_name: str | None) -> str:
+    """The browser's name for the upload, without any folders (either slash) it claims."""
+    name = re.split(r"[\\/]", file_name or "")[-1].strip()
+    return name or "upload.csv"
 
 
 def _parse_mapping(raw: str | None) -> dict[str, str | None]:
@@ -54,7 +61,7 @@ def upload_import(
     Poll `GET /api/v1/imports/{id}` for progress and read row errors from `/errors`.
     """
     request = service.ImportRequest(
-        file_name=file.filename or "upload.csv",
+        file_name=base_name(file.filename),
         policy=policy,
         dry_run=dry_run,
         overrides=_parse_mapping(mapping),

@@ -26,7 +26,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from majlis.accounts.service import get_company
-from majlis.core import audit
+from majlis.core import audit, outbox
 from majlis.core.db import tenant_session
 from majlis.core.errors import NotFound, ValidationFailed
 from majlis.core.ids import new_id
@@ -406,6 +406,9 @@ def apply_next_batch(
         job.id,
         after={"rows": [first_row, upto], "inserted": inserted, "updated": updated},
     )
+    # dedupe (issue 5): the worker indexes this batch's customers for the duplicate check.
+    batch = {"job_id": str(job.id), "after": params["after"], "upto": upto}
+    outbox.emit(session, actor, "dedupe.imported_customers", batch)
     return job
 
 

@@ -8,6 +8,17 @@ standard deviation, and never below 1 so quiet series do not flag every
 blip). A day whose robust z-score reaches 3.5 is flagged, with how unusual it
 is and why in words. Medians ignore the odd spike in history, which is what
 makes the baseline robust.
+
+**Churn risk** counts, per day, the active customers who *fell silent* that
+day: their last contact (creation, last seen in a conversation or
+interaction, or a journey stage move; `journeys.sweeps.last_contact_at`, the
+same silence the no-contact rule trigger uses) was exactly `CHURN_SILENCE`
+(60 days) before it, and nothing has been heard from them since. A surge
+means a cohort is slipping away together (a campaign's leads, a season's
+patients) and is flagged like any other KPI. Because a customer contacted
+again drops out of the day they once fell silent on, past days read a little
+lower than they were at the time; the baseline is therefore conservative
+(a surge today is, if anything, flagged slightly early).
 """
 
 from __future__ import annotations
@@ -26,11 +37,13 @@ from majlis.core import outbox
 from majlis.core.permissions import CUSTOMERS, Action, Actor, require
 from majlis.customers.models import Customer
 from majlis.journeys.models import WorkflowAction
+from majlis.journeys.sweeps import last_contact_at
 from majlis.notifications.models import Priority
 from majlis.notifications.service import notify_owners
 from majlis.receivables.models import Invoice, Payment
 
 SEASON_WEEKS = 8
+CHURN_SILENCE = timedelta(days=60)
 THRESHOLD = 3.5
 MAD_TO_SIGMA = 1.4826
 
@@ -63,6 +76,7 @@ def _daily(session: Session, query: Select[Any]) -> dict[date, float]:
 def _metrics(actor: Actor, zone: str, since: date) -> dict[str, Select[Any]]:
     company = actor.company_id
     created = _local_day(Customer.created_at, zone)
+    fell_silent = _local_day(last_contact_at() + CHURN_SILENCE, zone)
     won = _local_day(WorkflowAction.occurred_at, zone)
     return {
         "new_customers": select(created, func.count())
@@ -81,6 +95,14 @@ def _metrics(actor: Actor, zone: str, since: date) -> dict[str, Select[Any]]:
             Invoice.status.in_(("open", "partially_paid")),
         )
         .group_by(Invoice.due_date),
+        "churn_risk": select(fell_silent, func.count())
+        .where(
+            Customer.company_id == company,
+            Customer.deleted_at.is_(None),
+            Customer.is_active.is_(True),
+            fell_silent >= since,
+        )
+        .group_by(fell_silent),
     }
 
 

@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, Select, case, cast, func, literal, select
+from sqlalchemy import CompoundSelect, Numeric, Select, case, cast, func, literal, select, union
 from sqlalchemy.orm import Session
 
+from majlis.core import outbox
 from majlis.core.errors import NotFound
 from majlis.core.permissions import CUSTOMERS, Action, Actor, require
 from majlis.customers.models import Customer
 from majlis.journeys.models import WorkflowAction, WorkflowEvent, WorkflowStage, WorkflowState
 from majlis.journeys.service import workflow_stages
+from majlis.notifications.models import Priority
+from majlis.notifications.service import notify_owners
 from majlis.receivables.models import Invoice, InvoiceStatus
 
 PARTS = ("engagement", "velocity", "progress", "value", "recency")
@@ -147,11 +150,31 @@ def lead_score(session: Session, actor: Actor, customer_id: uuid.UUID) -> LeadSc
     return _lead(row, _deal_values(session, actor, [customer_id]))
 
 
+# Progress, value and recency add up to at most 50, below HOT: a hot lead has had a journey
+# event in 14 days or a stage move in 30. Scoring only those customers gives the same list
+# without scoring every customer of a large company.
+QUIET_MAXIMUM = 20 + 20 + 10
+
+
+def _recently_active(actor: Actor) -> CompoundSelect[Any]:
+    now = datetime.now(UTC)
+    return union(
+        select(WorkflowEvent.customer_id).where(
+            WorkflowEvent.company_id == actor.company_id,
+            WorkflowEvent.occurred_at >= now - timedelta(days=14),
+        ),
+        select(WorkflowAction.customer_id).where(
+            WorkflowAction.company_id == actor.company_id,
+            WorkflowAction.occurred_at >= now - timedelta(days=30),
+        ),
+    )
+
+
 def hot_leads(session: Session, actor: Actor, limit: int = 20) -> list[LeadScore]:
     """The company's highest-scoring open leads (score ≥ 60), best first."""
     require(actor, CUSTOMERS, Action.VIEW)
     stages = len(workflow_stages(session, actor))
-    scored = _score_query(actor, stages).subquery()
+    scored = _score_query(actor, stages).where(Customer.id.in_(_recently_active(actor))).subquery()
     rows = session.execute(
         select(scored)
         .where(scored.c.score >= HOT)
@@ -160,6 +183,26 @@ def hot_leads(session: Session, actor: Actor, limit: int = 20) -> list[LeadScore
     ).all()
     deals = _deal_values(session, actor, [row.id for row in rows])
     return [_lead(row, deals) for row in rows]
+
+
+ALERT_SIZE = 10
+BODY_LIMIT = 300  # a notification body's limit; the reasons are one click away
+
+
+def alert_hot_leads(session: Session, actor: Actor, day: date) -> list[LeadScore]:
+    """The day's hot-leads alert to the owners, once per day (an outbox key guards repeats)."""
+    leads = hot_leads(session, actor, limit=ALERT_SIZE)
+    if not leads:
+        return []
+    payload = {"day": day.isoformat(), "customers": [str(lead.customer_id) for lead in leads]}
+    if outbox.emit(session, actor, "insights.hot_leads", payload, dedupe_key=f"hot-leads:{day}"):
+        names = ", ".join(f"{lead.name} ({lead.score})" for lead in leads)
+        body = names if len(names) <= BODY_LIMIT else names[: BODY_LIMIT - 1] + "…"
+        notify_owners(
+            session, actor, f"Hot leads for {day:%d %b}: {len(leads)}", body, Priority.HIGH
+        )
+        return leads
+    return []
 
 
 # ----- the next best action -----------------------------------------------------------------------

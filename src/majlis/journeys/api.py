@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query, status
 
 from majlis.core.http import Context
 from majlis.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from majlis.insights import leads
 from majlis.journeys import automation, followups, queue, service
-from majlis.journeys.models import TaskStatus, WorkflowState
+from majlis.journeys.models import Task, TaskStatus, WorkflowState
 from majlis.journeys.rules import RuleIn, RuleOut
 from majlis.journeys.schemas import (
     ActionOut,
+    CoachOut,
     EventOut,
     EventPage,
     FollowUpIn,
@@ -122,16 +124,25 @@ def list_tasks(
     )
 
 
+def _with_coach(ctx: Context, task: Task | None) -> NextTaskOut:
+    """The task and, for its customer, the sales coach's next best action with its reasons."""
+    if task is None:
+        return NextTaskOut(task=None)
+    coach = None
+    if task.customer_id is not None:
+        advice = leads.next_best_action(ctx.session, ctx.actor, task.customer_id)
+        coach = CoachOut(action=advice.action, reasons=advice.reasons)
+    return NextTaskOut(task=TaskOut.model_validate(task), coach=coach)
+
+
 @router.get("/tasks/next", response_model=NextTaskOut, summary="The caller's next best task")
 def next_task(ctx: Context) -> NextTaskOut:
-    task = queue.next_task(ctx.session, ctx.actor)
-    return NextTaskOut(task=TaskOut.model_validate(task) if task else None)
+    return _with_coach(ctx, queue.next_task(ctx.session, ctx.actor))
 
 
 @router.post("/tasks/next/claim", response_model=NextTaskOut, summary="Claim the next best task")
 def claim_next_task(ctx: Context) -> NextTaskOut:
-    task = queue.claim_next_task(ctx.session, ctx.actor)
-    return NextTaskOut(task=TaskOut.model_validate(task) if task else None)
+    return _with_coach(ctx, queue.claim_next_task(ctx.session, ctx.actor))
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)

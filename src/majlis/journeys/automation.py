@@ -12,6 +12,7 @@ through other rules) and chains stop at MAX_DEPTH, so rules cannot loop.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -19,14 +20,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, Select, any_, bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import Row, Select, Text, any_, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
 
 from majlis.core import audit
-from majlis.core.audit import AuditEntry
 from majlis.core.errors import FieldError, NotFound, ValidationFailed
 from majlis.core.ids import new_id
 from majlis.core.permissions import Action, Actor, require
@@ -48,9 +46,17 @@ from majlis.journeys.rules import (
     RuleOut,
     SendFollowUp,
     compile_conditions,
+    compile_rule,
 )
 from majlis.journeys.schemas import TaskCreate
-from majlis.journeys.service import JOURNEYS, Cause, move_stage, workflow_stages
+from majlis.journeys.service import (
+    JOURNEYS,
+    Cause,
+    audit_each,
+    move_stage,
+    uuid_array,
+    workflow_stages,
+)
 from majlis.loyalty import service as loyalty
 from majlis.notifications import service as notifications
 from majlis.notifications.schemas import NotificationIn
@@ -63,7 +69,7 @@ FACTS_BATCH = 5000
 
 # ----- rules as records ---------------------------------------------------------------------
 def _definition(rule: RuleIn) -> dict[str, Any]:
-    return rule.model_dump(mode="json", include={"conditions", "actions"})
+    return rule.model_dump(mode="json", include={"threshold", "conditions", "actions"})
 
 
 def rule_out(rule: AutomationRule) -> RuleOut:
@@ -176,14 +182,6 @@ _FACT_COLUMNS = (
 )
 
 
-_UUID_ARRAY: TypeEngine[Any] = ARRAY(UUID(as_uuid=True))
-
-
-def _uuid_array(ids: list[uuid.UUID]) -> BindParameter[Any]:
-    """One array parameter (`= ANY(:ids)`) instead of a thousand-parameter IN list."""
-    return bindparam(None, ids, type_=_UUID_ARRAY)
-
-
 def _facts_query(actor: Actor) -> Select[Any]:
     return (
         select(*_FACT_COLUMNS)
@@ -221,7 +219,7 @@ def load_facts(
     if not ids:
         return {}
     now = datetime.now(UTC)
-    rows = session.execute(_facts_query(actor).where(Customer.id == any_(_uuid_array(ids))))
+    rows = session.execute(_facts_query(actor).where(Customer.id == any_(uuid_array(ids))))
     return {row[len(CUSTOMER_FIELDS)]: _facts_of(row, first_stage, now) for row in rows}
 
 
@@ -307,9 +305,7 @@ def active_rules(session: Session, actor: Actor) -> dict[str, list[CompiledRule]
     for rule in rows:
         definition = rule_out(rule)
         by_trigger[rule.trigger].append(
-            CompiledRule(
-                rule.id, rule.trigger, compile_conditions(definition.conditions), definition.actions
-            )
+            CompiledRule(rule.id, rule.trigger, compile_rule(definition), definition.actions)
         )
     return by_trigger
 
@@ -339,10 +335,17 @@ def _take_pending_events(session: Session, actor: Actor, limit: int) -> list[Pen
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    columns = [getattr(WorkflowEvent, name) for name in PendingEvent.__dataclass_fields__]
+    # The payload comes as text and is parsed here: json.loads on bytes (the jsonb loader's
+    # input) first sniffs the encoding, which costs more than parsing a small payload.
+    columns = [
+        cast(WorkflowEvent.payload, Text).label(name)
+        if name == "payload"
+        else getattr(WorkflowEvent, name)
+        for name in PendingEvent.__dataclass_fields__
+    ]
     # `id = ANY(ARRAY(subquery))`: the batch is locked once, then each row is one primary-key
     # probe, a plan that stays good even when statistics lag behind a burst of new events.
-    rows = session.execute(
+    taken = (
         update(WorkflowEvent)
         .where(
             WorkflowEvent.company_id == actor.company_id,
@@ -350,9 +353,15 @@ def _take_pending_events(session: Session, actor: Actor, limit: int) -> list[Pen
         )
         .values(processed_at=func.now())
         .returning(*columns)
-        .execution_options(synchronize_session=False)
+        .cte("taken")
     )
-    return sorted((PendingEvent(*row) for row in rows), key=lambda event: event.id)
+    # The server orders the batch (events in the order they happened): cheaper than
+    # comparing a thousand UUIDs in Python.
+    rows = session.execute(select(taken).order_by(taken.c.id))
+    return [
+        PendingEvent(event_id, customer_id, kind, json.loads(payload), depth, rule_chain)
+        for event_id, customer_id, kind, payload, depth, rule_chain in rows
+    ]
 
 
 def _claim_firings(
@@ -423,25 +432,68 @@ def process_pending_events(
 
 
 # ----- actions ---------------------------------------------------------------------------------
+@dataclass
+class _Batch:
+    """The common actions of fired rules, gathered so each kind runs in a few statements."""
+
+    tags: dict[str, set[uuid.UUID]] = field(default_factory=lambda: defaultdict(set))
+    tasks: list[tuple[TaskCreate, uuid.UUID]] = field(default_factory=list)
+    notices: list[tuple[NotifyUser, uuid.UUID]] = field(default_factory=list)
+
+    def take(self, action: RuleAction, event: PendingEvent, rule_id: uuid.UUID) -> bool:
+        """Keep `action` for the batch; False when it must run on its own."""
+        customer_id = event.customer_id
+        if isinstance(action, CreateTask) and action.assign is None:
+            self.tasks.append((_task_draft(action, customer_id), rule_id))
+        elif isinstance(action, AddTag | NotifyUser):
+            if customer_id is None:
+                return True  # about a customer, and there is none: nothing to do
+            if isinstance(action, AddTag):
+                self.tags[action.tag].add(customer_id)
+            else:
+                self.notices.append((action, customer_id))
+        else:
+            return False
+        return True
+
+    def run(self, session: Session, actor: Actor) -> None:
+        for tag, customer_ids in self.tags.items():
+            add_tag(session, actor, customer_ids, tag)
+        if self.tasks:
+            queue.create_rule_tasks(session, actor, self.tasks)
+        if self.notices:
+            _notify_users(session, actor, self.notices)
+
+
 def run_actions(
     session: Session,
     actor: Actor,
     fired: list[tuple[CompiledRule, PendingEvent]],
     report: ProcessReport,
 ) -> None:
-    """Carry out the actions of fired rules; tags, the commonest action, go in one UPDATE each."""
-    tagged: dict[str, set[uuid.UUID]] = defaultdict(set)
+    """Carry out the actions of fired rules.
+
+    Tags, tasks and notifications (the common actions) are batched: a few statements
+    for the whole batch of events instead of several per firing.
+    """
+    batch = _Batch()
     for rule, event in fired:
         cause = Cause(event.id, event.depth + 1, (*event.rule_chain, rule.id))
         for action in rule.actions:
             report.actions[action.type] += 1
-            if isinstance(action, AddTag):
-                if event.customer_id is not None:
-                    tagged[action.tag].add(event.customer_id)
-            else:
+            if not batch.take(action, event, rule.id):
                 run_action(session, actor, action, event, cause, rule.id)
-    for tag, customer_ids in tagged.items():
-        add_tag(session, actor, customer_ids, tag)
+    batch.run(session, actor)
+
+
+def _task_draft(action: CreateTask, customer_id: uuid.UUID | None) -> TaskCreate:
+    return TaskCreate(
+        kind=action.kind,
+        title=action.title,
+        due_at=datetime.now(UTC) + timedelta(hours=action.due_in_hours),
+        customer_id=customer_id,
+        assign=action.assign,
+    )
 
 
 def run_action(
@@ -452,28 +504,17 @@ def run_action(
     cause: Cause,
     rule_id: uuid.UUID,
 ) -> None:
-    """Carry out one action of a fired rule, in the processing transaction."""
+    """Carry out one action of a fired rule that `_Batch` does not take, in the transaction."""
     customer_id = event.customer_id
     if isinstance(action, CreateTask):
-        draft = TaskCreate(
-            kind=action.kind,
-            title=action.title,
-            due_at=datetime.now(UTC) + timedelta(hours=action.due_in_hours),
-            customer_id=customer_id,
-            assign=action.assign,
-        )
-        queue.create_task(session, actor, draft, rule_id=rule_id)
+        queue.create_task(session, actor, _task_draft(action, customer_id), rule_id=rule_id)
     elif customer_id is None:
         return  # every other action is about a customer
     elif isinstance(action, MoveStage):
         move_stage(session, actor, customer_id, action.to_stage, "automation rule", cause=cause)
-    elif isinstance(action, AddTag):
-        add_tag(session, actor, {customer_id}, action.tag)
     elif isinstance(action, AwardPoints):
         _award_points(session, actor, action, customer_id, f"rule:{rule_id}:{event.id}")
-    elif isinstance(action, NotifyUser):
-        _notify_user(session, actor, action, customer_id)
-    else:
+    elif isinstance(action, SendFollowUp):
         send_follow_up(
             session,
             actor,
@@ -498,22 +539,8 @@ def add_tag(session: Session, actor: Actor, customer_ids: set[uuid.UUID], tag: s
         .execution_options(synchronize_session=False)
     ).all()
     if tagged:
-        session.execute(
-            insert(AuditEntry),
-            [
-                {
-                    "company_id": actor.company_id,
-                    "id": new_id(),
-                    "actor_kind": actor.kind,
-                    "actor_id": actor.user_id,
-                    "action": "customer.tagged",
-                    "entity_type": "customer",
-                    "entity_id": customer_id,
-                    "after": {"tag": tag},
-                    "request_id": actor.request_id,
-                }
-                for customer_id in tagged
-            ],
+        audit_each(
+            session, actor, "customer.tagged", "customer", {cid: {"tag": tag} for cid in tagged}
         )
 
 
@@ -527,23 +554,30 @@ def _award_points(
         loyalty.earn_points(session, actor, member.id, action.points, reason, reference=reference)
 
 
-def _notify_user(
-    session: Session, actor: Actor, action: NotifyUser, customer_id: uuid.UUID
+def _notify_users(
+    session: Session, actor: Actor, notices: list[tuple[NotifyUser, uuid.UUID]]
 ) -> None:
-    """An in-app notification to the named user, else to whoever the journey is assigned to."""
-    user_id = action.user_id
-    if user_id is None:
-        user_id = session.scalar(
-            select(WorkflowState.assigned_to).where(
+    """In-app notifications to the named users, else to whoever each journey is assigned to."""
+    unnamed = list({customer_id for action, customer_id in notices if action.user_id is None})
+    owners: dict[uuid.UUID, uuid.UUID | None] = dict(
+        session.execute(
+            select(WorkflowState.customer_id, WorkflowState.assigned_to).where(
                 WorkflowState.company_id == actor.company_id,
-                WorkflowState.customer_id == customer_id,
+                WorkflowState.customer_id == any_(uuid_array(unnamed)),
+                WorkflowState.assigned_to.is_not(None),
             )
         )
-    if user_id is not None:
-        draft = NotificationIn(
+        .tuples()
+        .all()
+    )
+    drafts = [
+        NotificationIn(
             user_id=user_id,
             title=action.title,
             body=action.body,
             action_url=f"/customers/{customer_id}",
         )
-        notifications.notify(session, actor, draft)
+        for action, customer_id in notices
+        if (user_id := action.user_id or owners.get(customer_id)) is not None
+    ]
+    notifications.notify_many(session, actor, drafts)

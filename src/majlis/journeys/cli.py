@@ -14,7 +14,9 @@ from majlis.core.db import get_engine, tenant_session
 from majlis.core.errors import DomainError
 from majlis.core.permissions import Actor
 from majlis.insights.kpis import alert_anomalies
+from majlis.insights.leads import alert_hot_leads
 from majlis.journeys.automation import process_pending_events
+from majlis.journeys.sweeps import sweep_all
 from majlis.loyalty.service import expire_points
 
 journeys_app = typer.Typer(
@@ -49,11 +51,32 @@ def process_events(company: CompanyOption) -> None:
     )
 
 
+@journeys_app.command("sweep")
+def sweep_now(company: CompanyOption) -> None:
+    """Run every scheduled sweep (birthdays, silence, points, overdue, conversations) now."""
+    recorded = _as_company(company, sweep_all)
+    for kind, count in recorded.items():
+        typer.echo(f"{kind}: {count} new event(s)")
+
+
 @journeys_app.command("expire-points")
 def expire(company: CompanyOption) -> None:
     """Expire the company's loyalty points that are past their date."""
     expired = _as_company(company, lambda session, actor: expire_points(session, actor))
     typer.echo(f"{expired} points expired")
+
+
+@journeys_app.command("hot-lead-alerts")
+def hot_lead_alerts(
+    company: CompanyOption,
+    day: Annotated[str | None, typer.Option(help="YYYY-MM-DD; today by default.")] = None,
+) -> None:
+    """Send the owners the day's hot leads (once per day)."""
+    alert_day = date.fromisoformat(day) if day else date.today()
+    leads = _as_company(company, lambda session, actor: alert_hot_leads(session, actor, alert_day))
+    for lead in leads:
+        typer.echo(f"{lead.score:3d}  {lead.name}: {', '.join(lead.reasons)}")
+    typer.echo(f"{len(leads)} hot lead(s) alerted for {alert_day}")
 
 
 @journeys_app.command("kpi-alerts")

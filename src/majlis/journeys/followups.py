@@ -7,13 +7,15 @@ message is scheduled for the end of the quiet period instead of sent.
 
 Messages leave through a *provider* per channel. The default provider records
 the message on the outbox (`followup.<channel>`), so any SMS/WhatsApp gateway
-or mail sender can deliver it without the rules knowing which vendor it is;
-`register_provider` swaps one in.
+can deliver it without the rules knowing which vendor it is;
+`register_provider` swaps one in. Email is sent over SMTP by the worker
+(`journeys.mail`), exactly once, like payment reminders.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -45,16 +47,24 @@ from majlis.journeys.service import JOURNEYS, record_event
 _templates = SandboxedEnvironment(autoescape=False)
 
 
+@dataclass(frozen=True)
+class Handover:
+    """What a provider did with a message: a short result and the execution's new status."""
+
+    result: str
+    status: FollowUpStatus = FollowUpStatus.SENT
+
+
 class FollowUpProvider(Protocol):
-    def deliver(self, session: Session, actor: Actor, execution: FollowUpExecution) -> str:
-        """Hand the message over; returns a short result for the execution record."""
+    def deliver(self, session: Session, actor: Actor, execution: FollowUpExecution) -> Handover:
+        """Hand the message over, in the caller's transaction."""
         ...
 
 
 class OutboxProvider:
-    """The default for every channel: the message waits on the outbox for a gateway."""
+    """The default for SMS, WhatsApp and phone: the message waits on the outbox for a gateway."""
 
-    def deliver(self, session: Session, actor: Actor, execution: FollowUpExecution) -> str:
+    def deliver(self, session: Session, actor: Actor, execution: FollowUpExecution) -> Handover:
         outbox.emit(
             session,
             actor,
@@ -68,10 +78,23 @@ class OutboxProvider:
             },
             dedupe_key=f"followup:{execution.id}",
         )
-        return "queued on the outbox"
+        return Handover("queued on the outbox")
+
+
+class EmailProvider(OutboxProvider):
+    """Email goes over SMTP: the outbox carries it to `journeys.mail`, which sends it once.
+
+    The execution stays `scheduled` (with `queued_at`) until the SMTP server has it.
+    """
+
+    def deliver(self, session: Session, actor: Actor, execution: FollowUpExecution) -> Handover:
+        super().deliver(session, actor, execution)
+        execution.queued_at = datetime.now(UTC)
+        return Handover("queued for sending by email", FollowUpStatus.SCHEDULED)
 
 
 _providers: dict[Channel, FollowUpProvider] = {channel: OutboxProvider() for channel in Channel}
+_providers[Channel.EMAIL] = EmailProvider()
 
 
 def register_provider(channel: Channel, provider: FollowUpProvider) -> None:
@@ -120,6 +143,13 @@ def preferences(session: Session, actor: Actor, customer_id: uuid.UUID) -> Conta
     """The customer's stored preferences, or the defaults (unsaved) when none are stored."""
     require(actor, JOURNEYS, Action.VIEW)
     get_customer(session, actor, customer_id)
+    return stored_preferences(session, actor, customer_id)
+
+
+def stored_preferences(
+    session: Session, actor: Actor, customer_id: uuid.UUID
+) -> ContactPreferences:
+    """The preferences as stored now, or the defaults; no checks (callers have done them)."""
     stored = session.get(ContactPreferences, (actor.company_id, customer_id))
     return stored or ContactPreferences(
         company_id=actor.company_id,
@@ -206,7 +236,8 @@ def _render(
     return (render(subject).render(fields) if subject else None), render(body).render(fields)
 
 
-def _skip_reason(customer: Customer, prefs: ContactPreferences, channel: Channel) -> str | None:
+def skip_reason(customer: Customer, prefs: ContactPreferences, channel: Channel) -> str | None:
+    """Why the customer may not get a message on `channel` now, or None."""
     if prefs.opted_out:
         return "customer opted out of follow-ups"
     if channel is not Channel.PHONE and _address(customer, channel) is None:
@@ -263,7 +294,7 @@ def send_follow_up(
         dedupe_key=dedupe_key,
         status=FollowUpStatus.SCHEDULED,
     )
-    skip = _skip_reason(customer, prefs, chosen)
+    skip = skip_reason(customer, prefs, chosen)
     if skip is not None:
         execution.status, execution.result = FollowUpStatus.SKIPPED, skip
     elif send_at > at:
@@ -284,19 +315,20 @@ def send_follow_up(
 
 def _deliver(session: Session, actor: Actor, execution: FollowUpExecution) -> None:
     channel = Channel(execution.channel or Channel.EMAIL)
-    execution.result = _providers[channel].deliver(session, actor, execution)
-    execution.status = FollowUpStatus.SENT
+    handover = _providers[channel].deliver(session, actor, execution)
+    execution.status, execution.result = handover.status, handover.result
     session.flush()
 
 
 def deliver_due_follow_ups(session: Session, actor: Actor, now: datetime | None = None) -> int:
-    """Send scheduled follow-ups whose quiet hours are over; returns how many were sent."""
+    """Hand over scheduled follow-ups whose quiet hours are over; returns how many."""
     require(actor, JOURNEYS, Action.EDIT)
     due = session.scalars(
         select(FollowUpExecution)
         .where(
             FollowUpExecution.company_id == actor.company_id,
             FollowUpExecution.status == FollowUpStatus.SCHEDULED,
+            FollowUpExecution.queued_at.is_(None),
             FollowUpExecution.scheduled_for <= (now or datetime.now(UTC)),
         )
         .with_for_update(skip_locked=True)

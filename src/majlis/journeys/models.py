@@ -147,6 +147,15 @@ class WorkflowEvent(TenantMixin, Base):
             "id",
             postgresql_where=text("processed_at IS NULL"),
         ),
+        Index(
+            "uq_workflow_events_occurrence",
+            "company_id",
+            "customer_id",
+            "kind",
+            "occurrence",
+            unique=True,
+            postgresql_where=text("occurrence IS NOT NULL"),
+        ),
     )
 
     customer_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -161,6 +170,8 @@ class WorkflowEvent(TenantMixin, Base):
     )
     causation_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by scheduled sweeps: which occurrence (a birthday's year, a silent period) this is.
+    occurrence: Mapped[str | None] = mapped_column(Text)
 
 
 class Task(TenantMixin, Base):
@@ -330,4 +341,8 @@ class FollowUpExecution(TenantMixin, Base):
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(Text)
+    # An email's way through the outbox and SMTP (see `journeys.mail`).
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sending_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -22,8 +22,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, func, literal, select, tuple_, union_all
+from sqlalchemy import Row, Select, any_, func, insert, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session, aliased
 
 from majlis.accounts.models import Membership
@@ -35,12 +36,13 @@ from majlis.core.permissions import Action, Actor, Role, require
 from majlis.customers.models import Customer
 from majlis.journeys.models import Task, TaskStatus, WorkflowEvent, WorkflowState
 from majlis.journeys.schemas import AssignMode, TaskCreate
-from majlis.journeys.service import JOURNEYS
+from majlis.journeys.service import JOURNEYS, audit_each, record_event, uuid_array
 
 MAX_BOOST = timedelta(hours=96)
 ENGAGEMENT_WINDOW = timedelta(days=30)
 ENGAGEMENT_SATURATION = 10
 ELIGIBLE_ROLES = (Role.SALES, Role.MANAGER)
+TASK_COMPLETED = "task_completed"
 ENTITY = "task"
 
 
@@ -63,39 +65,52 @@ def priority_of(boost: timedelta) -> int:
     return round(100 * boost / MAX_BOOST)
 
 
-def customer_signals(
-    session: Session, actor: Actor, customer_id: uuid.UUID | None, deal_value: Decimal | None
-) -> PrioritySignals:
-    """The inputs of the priority formula for a task on `customer_id` (if any)."""
-    if customer_id is None:
-        return PrioritySignals(deal_value or Decimal("0"), None, 0)
+def _signals_query(actor: Actor) -> Select[Any]:
+    """Per live customer: the priority inputs and who owns the journey (a task's default)."""
     recent_events = (
         select(func.count())
         .select_from(WorkflowEvent)
         .where(
             WorkflowEvent.company_id == actor.company_id,
-            WorkflowEvent.customer_id == customer_id,
+            WorkflowEvent.customer_id == Customer.id,
             WorkflowEvent.occurred_at >= datetime.now(UTC) - ENGAGEMENT_WINDOW,
         )
         .scalar_subquery()
     )
-    row = session.execute(
-        select(Customer.risk_score, WorkflowState.deal_value, recent_events.label("recent"))
+    return (
+        select(
+            Customer.id,
+            Customer.risk_score,
+            WorkflowState.deal_value,
+            WorkflowState.assigned_to,
+            recent_events.label("recent"),
+        )
         .outerjoin(
             WorkflowState,
             (WorkflowState.company_id == Customer.company_id)
             & (WorkflowState.customer_id == Customer.id),
         )
-        .where(
-            Customer.company_id == actor.company_id,
-            Customer.id == customer_id,
-            Customer.deleted_at.is_(None),
-        )
-    ).one_or_none()
+        .where(Customer.company_id == actor.company_id, Customer.deleted_at.is_(None))
+    )
+
+
+def _signals_of(row: Row[Any] | None, deal_value: Decimal | None) -> PrioritySignals:
     if row is None:
-        raise ValidationFailed.single("customer_id", "no such customer in this company")
+        return PrioritySignals(deal_value or Decimal("0"), None, 0)
     value = deal_value if deal_value is not None else (row.deal_value or Decimal("0"))
     return PrioritySignals(value, row.risk_score, int(row.recent))
+
+
+def customer_signals(
+    session: Session, actor: Actor, customer_id: uuid.UUID | None, deal_value: Decimal | None
+) -> PrioritySignals:
+    """The inputs of the priority formula for a task on `customer_id` (if any)."""
+    if customer_id is None:
+        return _signals_of(None, deal_value)
+    row = session.execute(_signals_query(actor).where(Customer.id == customer_id)).one_or_none()
+    if row is None:
+        raise ValidationFailed.single("customer_id", "no such customer in this company")
+    return _signals_of(row, deal_value)
 
 
 # ----- assignment ------------------------------------------------------------------------------
@@ -180,37 +195,87 @@ def create_task(
         assignee = choose_assignee(session, actor, draft.assign, draft.customer_id)
     else:
         assignee = _default_assignee(session, actor, draft.customer_id)
-    boost = priority_boost(signals)
-    task = Task(
-        company_id=actor.company_id,
-        id=new_id(),
-        customer_id=draft.customer_id,
-        kind=draft.kind,
-        title=draft.title,
-        notes=draft.notes,
-        due_at=draft.due_at,
-        deal_value=signals.deal_value,
-        priority=priority_of(boost),
-        rank_at=draft.due_at - boost,
-        status=TaskStatus.OPEN,
-        assigned_to=assignee,
-        created_by=actor.user_id,
-        rule_id=rule_id,
-    )
+    task = Task(**_task_values(actor, draft, signals, assignee, rule_id))
     session.add(task)
     session.flush()
     audit.record(session, actor, "task.created", ENTITY, task.id, after=_summary(task))
     return task
 
 
-def _summary(task: Task) -> dict[str, object]:
+def _task_values(
+    actor: Actor,
+    draft: TaskCreate,
+    signals: PrioritySignals,
+    assignee: uuid.UUID | None,
+    rule_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    boost = priority_boost(signals)
     return {
-        "kind": task.kind,
-        "title": task.title,
-        "status": task.status,
-        "assigned_to": task.assigned_to,
-        "priority": task.priority,
+        "company_id": actor.company_id,
+        "id": new_id(),
+        "customer_id": draft.customer_id,
+        "kind": draft.kind,
+        "title": draft.title,
+        "notes": draft.notes,
+        "due_at": draft.due_at,
+        "deal_value": signals.deal_value,
+        "priority": priority_of(boost),
+        "rank_at": draft.due_at - boost,
+        "status": TaskStatus.OPEN,
+        "assigned_to": assignee,
+        "created_by": actor.user_id,
+        "rule_id": rule_id,
     }
+
+
+def create_rule_tasks(
+    session: Session, actor: Actor, drafts: list[tuple[TaskCreate, uuid.UUID]]
+) -> int:
+    """Tasks that fired rules create without assignment instructions, all in a few statements.
+
+    Each goes to whoever owns its customer's journey, else the pool (as `create_task`
+    does without instructions); a customer deleted since the event gets none.
+    """
+    require(actor, JOURNEYS, Action.CREATE)
+    customer_ids = list({draft.customer_id for draft, _ in drafts if draft.customer_id})
+    rows = {
+        row.id: row
+        for row in session.execute(
+            _signals_query(actor).where(Customer.id == any_(uuid_array(customer_ids)))
+        )
+    }
+    values = []
+    for draft, rule_id in drafts:
+        row = rows.get(draft.customer_id) if draft.customer_id else None
+        if draft.customer_id is not None and row is None:
+            continue
+        assignee = row.assigned_to if row is not None else None
+        values.append(
+            _task_values(actor, draft, _signals_of(row, draft.deal_value), assignee, rule_id)
+        )
+    if values:
+        session.execute(insert(Task), values)
+        audit_each(
+            session,
+            actor,
+            "task.created",
+            ENTITY,
+            {value["id"]: _summary_of(value) for value in values},
+        )
+    return len(values)
+
+
+def _summary(task: Task) -> dict[str, object]:
+    return _summary_of(
+        {
+            name: getattr(task, name)
+            for name in ("kind", "title", "status", "assigned_to", "priority")
+        }
+    )
+
+
+def _summary_of(values: dict[str, Any]) -> dict[str, object]:
+    return {name: values[name] for name in ("kind", "title", "status", "assigned_to", "priority")}
 
 
 def get_task(session: Session, actor: Actor, task_id: uuid.UUID) -> Task:
@@ -359,4 +424,7 @@ def complete_task(session: Session, actor: Actor, task_id: uuid.UUID) -> Task:
     task.status, task.completed_at = TaskStatus.DONE, datetime.now(UTC)
     session.flush()
     audit.record(session, actor, "task.completed", ENTITY, task.id, after=_summary(task))
+    if task.customer_id is not None:
+        details = {"task_id": str(task.id), "kind": str(task.kind), "title": task.title}
+        record_event(session, actor, TASK_COMPLETED, task.customer_id, details)
     return task

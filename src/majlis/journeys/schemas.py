@@ -147,8 +147,16 @@ class TaskPage(BaseModel):
     next_cursor: str | None
 
 
+class CoachOut(BaseModel):
+    """The sales coach's next best action for the task's customer (call, offer, ...)."""
+
+    action: str
+    reasons: list[str]
+
+
 class NextTaskOut(BaseModel):
     task: TaskOut | None
+    coach: CoachOut | None = None
 
 
 # ----- follow-ups --------------------------------------------------------------------------

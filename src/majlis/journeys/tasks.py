@@ -5,6 +5,9 @@
   paying customer's loyalty membership, once per payment (the ledger reference).
 - Every minute, pending journey events are evaluated against automation rules,
   and follow-ups held back by quiet hours are sent once the hours are over.
+- Scheduled sweeps record the time-based events (birthday, no contact, points
+  threshold, invoice overdue, conversation received), each on its own schedule.
+- `followup.email` (outbox) sends an email follow-up over SMTP, exactly once.
 - Every day, loyalty points past their date expire.
 """
 
@@ -14,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
@@ -21,6 +25,7 @@ from sqlalchemy.orm import Session
 from majlis.core.db import tenant_session
 from majlis.core.permissions import Actor
 from majlis.core.worker import Delivery, outbox_handler, periodic_task
+from majlis.journeys import mail, sweeps
 from majlis.journeys.automation import process_pending_events
 from majlis.journeys.followups import deliver_due_follow_ups
 from majlis.journeys.models import WorkflowEvent
@@ -29,6 +34,7 @@ from majlis.loyalty import service as loyalty
 from majlis.receivables.ledger import get_payment
 
 log = logging.getLogger("majlis.journeys")
+FOLLOW_UP_EMAILS = mail.TOPIC  # registered by importing `mail`
 CUSTOMER_CREATED = "customer_created"
 
 
@@ -88,6 +94,34 @@ def run_automation_rules(engine: Engine) -> None:
 def send_due_follow_ups(engine: Engine) -> None:
     """Follow-ups held back by quiet hours go out once the hours are over."""
     _for_each(engine, "majlis_followup_companies", deliver_due_follow_ups)
+
+
+# How often each sweep looks: a birthday needs noticing within the hour after local
+# midnight, a conversation within a minute; silence and overdue invoices change slowly.
+SWEEP_EVERY = {
+    "birthday": timedelta(hours=1),
+    "no_contact": timedelta(minutes=15),
+    "points_threshold": timedelta(minutes=5),
+    "invoice_overdue": timedelta(hours=1),
+    "conversation_received": timedelta(minutes=1),
+}
+
+
+def _sweep_task(kind: str, every: timedelta) -> Callable[[Engine], None]:
+    """The periodic task sweeping `kind` in every company that has a rule listening for it."""
+
+    def run(engine: Engine) -> None:
+        _for_each(engine, "majlis_sweep_companies", partial(_sweep_one, kind=kind))
+
+    periodic_task(f"journeys.sweep.{kind}", every=every)(run)
+    return run
+
+
+def _sweep_one(session: Session, actor: Actor, *, kind: str) -> int:
+    return sweeps.sweep(session, actor, kind)
+
+
+SWEEP_TASKS = {kind: _sweep_task(kind, every) for kind, every in SWEEP_EVERY.items()}
 
 
 @periodic_task("loyalty.expiry", every=timedelta(hours=24))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, insert, or_, select
 from sqlalchemy.orm import Session
 
 from majlis.accounts.models import Membership
@@ -36,6 +36,28 @@ def notify(session: Session, actor: Actor, draft: NotificationIn) -> Notificatio
     session.flush()
     session.refresh(notification)
     return notification
+
+
+def notify_many(session: Session, actor: Actor, drafts: list[NotificationIn]) -> int:
+    """Create many notifications in one INSERT (automation); inactive users are left out."""
+    wanted = {draft.user_id for draft in drafts}
+    active = set(
+        session.scalars(
+            select(Membership.user_id).where(
+                Membership.company_id == actor.company_id,
+                Membership.user_id.in_(wanted),
+                Membership.is_active.is_(True),
+            )
+        )
+    )
+    rows = [
+        {"company_id": actor.company_id, "id": new_id(), **draft.model_dump()}
+        for draft in drafts
+        if draft.user_id in active
+    ]
+    if rows:
+        session.execute(insert(Notification), rows)
+    return len(rows)
 
 
 def send(session: Session, actor: Actor, draft: NotificationIn) -> Notification:

@@ -76,6 +76,7 @@ class Contact(TenantMixin, Timestamps, Base):
         ),
         Index("ix_contacts_by_name", "company_id", "organization_id", "name", "id"),
         Index("ix_contacts_email", "company_id", "email"),
+        Index("ix_contacts_phone", "company_id", "phone"),
         Index("ix_contacts_converted_from", "company_id", "converted_from_customer_id"),
     )
 

@@ -22,9 +22,15 @@ from majlis.core import audit
 from majlis.core.errors import Conflict, NotFound, ValidationFailed
 from majlis.core.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from majlis.core.permissions import CUSTOMERS, Action, Actor, require
+from majlis.customers.deletion import before_customer_delete
 from majlis.customers.models import Customer, CustomerKind
 from majlis.customers.schemas import CustomerCreate
-from majlis.customers.service import create_customer, get_customer, normalise_phone
+from majlis.customers.service import (
+    create_customer,
+    delete_customer,
+    get_customer,
+    normalise_phone,
+)
 from majlis.organizations.models import Contact, ContactPointRole, Project, ProjectContactPoint
 from majlis.organizations.schemas import (
     ContactCreate,
@@ -459,54 +465,51 @@ def _live(model: type[Contact] | type[Project], organization_id: uuid.UUID, acto
     )
 
 
-def delete_organization(
-    session: Session, actor: Actor, organization_id: uuid.UUID, *, archive_all: bool
-) -> tuple[int, int]:
-    """Soft-delete an organization with its contacts; refused while it has live projects
-    unless `archive_all`, which archives the projects too. Returns (contacts, projects)."""
-    organization = get_organization(session, actor, organization_id)
-    require(actor, CUSTOMERS, Action.DELETE, organization)
-    projects = (
-        session.scalar(select(func.count()).where(*_live(Project, organization_id, actor))) or 0
+def _archive_live(
+    session: Session, actor: Actor, model: type[Contact] | type[Project], organization_id: uuid.UUID
+) -> int:
+    now = _now()
+    values: dict[str, Any] = {"archived_at": now, "updated_at": now}
+    if model is Contact:
+        values["is_primary_contact"] = False
+    result = session.execute(
+        update(model)
+        .where(*_live(model, organization_id, actor))
+        .values(**values)
+        .execution_options(synchronize_session="fetch")
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@before_customer_delete("organizations")
+def archive_with_organization(
+    session: Session, actor: Actor, customer: Customer, archive_all: bool
+) -> dict[str, int]:
+    """Before any customer delete: an organization takes its contacts along (archived), and
+    its live projects refuse the delete unless `archive_all` archives them too."""
+    if customer.kind is not CustomerKind.ORGANIZATION:
+        return {}
+    projects = session.scalar(select(func.count()).where(*_live(Project, customer.id, actor)))
     if projects and not archive_all:
         raise Conflict(
-            f"{organization.name} has {projects} live project(s); archive them first or pass"
+            f"{customer.name} has {projects} live project(s); archive them first or pass"
             " archive_all=true to archive the organization with its projects and contacts",
             projects=projects,
         )
-    now = _now()
-    archived = {}
-    for model in (Contact, Project):
-        result = session.execute(
-            update(model)
-            .where(*_live(model, organization_id, actor))
-            .values(archived_at=now, updated_at=now)
-            .execution_options(synchronize_session="fetch")
-        )
-        archived[model] = int(result.rowcount)  # type: ignore[attr-defined]
-    session.execute(
-        update(Contact)
-        .where(Contact.company_id == actor.company_id, Contact.organization_id == organization_id)
-        .values(is_primary_contact=False)
-        .execution_options(synchronize_session="fetch")
-    )
-    organization.deleted_at = now
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "customer.deleted",
-        "customer",
-        organization.id,
-        before={"deleted_at": None},
-        after={
-            "deleted_at": now,
-            "contacts_archived": archived[Contact],
-            "projects_archived": archived[Project],
-        },
-    )
-    return archived[Contact], archived[Project]
+    return {
+        "contacts_archived": _archive_live(session, actor, Contact, customer.id),
+        "projects_archived": _archive_live(session, actor, Project, customer.id),
+    }
+
+
+def delete_organization(
+    session: Session, actor: Actor, organization_id: uuid.UUID, *, archive_all: bool
+) -> tuple[int, int]:
+    """Soft-delete an organization the way any customer is deleted (the guard above archives
+    its contacts, and its projects with `archive_all`). Returns (contacts, projects)."""
+    get_organization(session, actor, organization_id)
+    archived = delete_customer(session, actor, organization_id, archive_all=archive_all)
+    return archived["contacts_archived"], archived["projects_archived"]
 
 
 # ----- the "organization becomes the customer" migration -----------------------------
@@ -563,6 +566,7 @@ def convert_to_contact(
         )
         .values(
             customer_id=organization.id,
+            matched_contact_id=contact.id,
             link_source=LinkSource.MIGRATION,
             customer_linked_at=func.now(),
             match_reason="converted_to_contact",

@@ -25,20 +25,18 @@ backoff; on the last attempt it becomes `failed`.
 
 from __future__ import annotations
 
-import smtplib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from majlis.accounts.service import get_company
 from majlis.core import audit
-from majlis.core.config import load_settings
 from majlis.core.ids import new_id
+from majlis.core.mail import SEND_ERRORS, SmtpMailer, new_message
 from majlis.core.permissions import Actor
 from majlis.core.worker import Delivery, RetryAt, outbox_handler
 from majlis.customers.models import Customer
@@ -54,25 +52,6 @@ from majlis.receivables.models import (
 from majlis.receivables.planner import SEND_TOPIC, savings_pct
 from majlis.receivables.settings import company_calendar
 from majlis.receivables.templates import InvoiceLineItem, render_reminder, template_for
-
-
-@dataclass(frozen=True)
-class SmtpMailer:
-    """Plain SMTP to a configurable relay (`MAJLIS_SMTP_HOST`/`MAJLIS_SMTP_PORT`)."""
-
-    host: str
-    port: int
-    sender: str
-    timeout_s: float = 30.0
-
-    @classmethod
-    def from_settings(cls) -> SmtpMailer:
-        settings = load_settings()
-        return cls(settings.smtp_host, settings.smtp_port, settings.mail_from)
-
-    def send(self, message: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
-            smtp.send_message(message)
 
 
 @dataclass(frozen=True)
@@ -189,12 +168,12 @@ def build_message(
         currency=reminder.currency,
         level=reminder.escalation_level,
     )
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = str(customer.email)
-    message["Subject"] = rendered.subject
-    message["Message-ID"] = message_id_for(reminder.id)
-    message["Date"] = format_datetime(datetime.now(UTC))
+    message = new_message(
+        sender=sender,
+        to=str(customer.email),
+        subject=rendered.subject,
+        message_id=message_id_for(reminder.id),
+    )
     message["X-Majlis-Reminder"] = str(reminder.id)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
@@ -327,7 +306,7 @@ def deliver_reminder(delivery: Delivery, mailer: SmtpMailer) -> None:
         return
     try:
         mailer.send(outcome.message)
-    except (smtplib.SMTPException, OSError) as exc:
+    except SEND_ERRORS as exc:
         with delivery.transaction() as session:
             _release(session, actor, reminder_id, outcome, exc, delivery.final_attempt)
         raise

@@ -319,6 +319,14 @@ class ConsolidatedReminder(TenantMixin, Base):
             postgresql_where=text("delivery_status IN ('scheduled', 'sending')"),
         ),
         Index("ix_customer_consolidated_reminders_created", "company_id", "created_at"),
+        # Reminders sent lately, with whom they went to (eligibility; 0008_receivables_perf).
+        Index(
+            "ix_customer_consolidated_reminders_recent",
+            "company_id",
+            "sent_at",
+            postgresql_include=["customer_id"],
+            postgresql_where=text("sent_at IS NOT NULL"),
+        ),
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

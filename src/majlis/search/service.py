@@ -1,9 +1,12 @@
 """Ranked bilingual customer search and fast counts.
 
-The ranking lives in one SQL function, `majlis_search_ranked` (migration
-0004_search), so the API and the operators' `search_customers(...)` agree.
-This module composes it with the customer list filters and pages it by keyset
-on `(rank_key, id)`: the rank is an integer, so the cursor is exact.
+Ranking lives in SQL (migration 0008_search_tiers), so the API and the
+operators' `search_customers(...)` agree. A page is answered tier by tier —
+identifier, exact name, prefix, fuzzy — and stops as soon as it is full: the
+common case never reaches the fuzzy tier, and when it does, only the k nearest
+customers by trigram distance are ranked. Tiers own disjoint rank ranges
+(`rank_key // 1000`), so rows of consecutive tiers concatenate into one keyset
+order on `(rank_key, id)`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, column, func, literal, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    cast,
+    column,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Integer, Text
@@ -59,15 +72,31 @@ def clean_term(term: str, lang: str | None) -> str:
 
 
 def _ranked(actor: Actor, term: str, lang: str | None) -> Any:
-    return (
-        func.majlis_search_ranked(literal(actor.company_id, UUID), term, lang)
-        .table_valued(
-            column("customer_id", UUID(as_uuid=True)),
-            column("rank_key", Integer),
-            column("matched_field", Text),
+    """Every match, ranked (exports and counts)."""
+    return _as_ranking(func.majlis_search_ranked(literal(actor.company_id, UUID), term, lang))
+
+
+def _tier(actor: Actor, term: str, lang: str | None, tier: int, bounds: TierBounds) -> Any:
+    """One tier's matches, ranked; `bounds` limits how many candidates it ranks."""
+    return _as_ranking(
+        func.majlis_search_tier(
+            literal(actor.company_id, UUID),
+            term,
+            lang,
+            cast(literal(tier), Integer),
+            cast(literal(bounds.candidates), Integer),
+            cast(literal(bounds.after_rank), Integer),
+            cast(literal(bounds.after_id), UUID),
         )
-        .render_derived(name="ranked")
     )
+
+
+def _as_ranking(function: Any) -> Any:
+    return function.table_valued(
+        column("customer_id", UUID(as_uuid=True)),
+        column("rank_key", Integer),
+        column("matched_field", Text),
+    ).render_derived(name="ranked")
 
 
 # pg_trgm's default (0.6) misses two-word typos such as "khalid omar" → "Khaleed Omar".
@@ -103,6 +132,87 @@ def ranked_selection(
     return query, ranked
 
 
+@dataclass(frozen=True)
+class TierBounds:
+    """How far one tier looks: its candidate budget and where the previous page ended."""
+
+    candidates: int
+    after_rank: int | None = None
+    after_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class SearchCursor:
+    """Where a page ended: the last (rank, id) and how many hits came before it."""
+
+    rank_key: int
+    customer_id: uuid.UUID
+    seen: int
+
+    @classmethod
+    def decode(cls, cursor: str | None) -> SearchCursor | None:
+        if not cursor:
+            return None
+        rank_key, customer_id, seen = decode_cursor(cursor, 3)
+        try:
+            return cls(int(rank_key), uuid.UUID(str(customer_id)), int(seen))
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed.single("cursor", "is not a cursor this API issued") from exc
+
+    def encode(self) -> str:
+        return encode_cursor([self.rank_key, str(self.customer_id), self.seen])
+
+
+FUZZY_TIER = 3
+# Candidates a bounded tier ranks beyond what the page still needs: some turn out
+# to belong to an earlier tier (an identifier that is also a name prefix).
+CANDIDATE_HEADROOM = 10
+# Filters are applied after a tier picks its candidates; with filters, each tier
+# ranks this many times more, so that a filtered page still fills.
+FILTERED_CANDIDATE_FACTOR = 20
+
+
+def _bounds(tier: int, needed: int, cursor: SearchCursor | None, filtered: bool) -> TierBounds:
+    """The candidate budget of `tier` for a page that still needs `needed` rows.
+
+    The prefix tier continues after the cursor inside its index scan; the fuzzy
+    tier has no such order (it is by distance), so it ranks the hits already
+    shown too and the cursor drops them.
+    """
+    factor = FILTERED_CANDIDATE_FACTOR if filtered else 1
+    seen = cursor.seen if cursor and tier == FUZZY_TIER else 0
+    budget = (seen + needed) * factor + CANDIDATE_HEADROOM
+    if cursor and cursor.rank_key // 1000 == tier:
+        return TierBounds(budget, cursor.rank_key, cursor.customer_id)
+    return TierBounds(budget)
+
+
+def _tier_page(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    actor: Actor,
+    term: str,
+    lang: str | None,
+    tier: int,
+    bounds: TierBounds,
+    limit: int,
+) -> list[SearchHit]:
+    ranked = _tier(actor, term, lang, tier, bounds)
+    query = (
+        select(Customer, ranked.c.rank_key, ranked.c.matched_field)
+        .join(ranked, Customer.id == ranked.c.customer_id)
+        .where(*conditions)
+        .order_by(ranked.c.rank_key, Customer.id)
+        .limit(limit)
+    )
+    if bounds.after_id is not None:
+        query = query.where(
+            tuple_(ranked.c.rank_key, Customer.id)
+            > tuple_(literal(bounds.after_rank), literal(bounds.after_id, UUID))
+        )
+    return [SearchHit(row[0], row[1], row[2]) for row in session.execute(query)]
+
+
 def search_customers(
     session: Session,
     actor: Actor,
@@ -116,25 +226,31 @@ def search_customers(
     """One keyset page of customers matching `term`, best first, each saying what matched.
 
     Ranks: exact identifier (TRN, email, phone, external ref) → exact name →
-    name prefix or phone suffix → fuzzy; ties by similarity, then id.
+    name prefix or phone suffix → fuzzy; ties by similarity, then id. Tiers run
+    in that order and stop once the page (plus one row, to know a next page
+    exists) is full.
     """
     require(actor, CUSTOMERS, Action.VIEW)
     term = clean_term(term, lang)
+    after = SearchCursor.decode(cursor)
     plan_for_this_term(session)
-    query, ranked = ranked_selection(filter_conditions(session, actor, filters), actor, term, lang)
-    query = query.order_by(ranked.c.rank_key, Customer.id).limit(limit + 1)
-    if cursor:
-        last_rank, last_id = decode_cursor(cursor, 2)
-        query = query.where(
-            tuple_(ranked.c.rank_key, Customer.id)
-            > tuple_(literal(int(last_rank)), literal(uuid.UUID(str(last_id)), UUID))
-        )
-    rows = session.execute(query).all()
-    hits = [SearchHit(row[0], row[1], row[2]) for row in rows[:limit]]
-    next_cursor = (
-        encode_cursor([hits[-1].rank_key, str(hits[-1].customer.id)]) if len(rows) > limit else None
-    )
-    return Page(hits, next_cursor)
+    conditions = filter_conditions(session, actor, filters)
+    filtered = filters != CustomerFilters()
+    wanted = limit + 1
+    hits: list[SearchHit] = []
+    for tier in range(after.rank_key // 1000 if after else 0, FUZZY_TIER + 1):
+        needed = wanted - len(hits)
+        bounds = _bounds(tier, needed, after, filtered)
+        hits += _tier_page(session, conditions, actor, term, lang, tier, bounds, needed)
+        if len(hits) >= wanted:
+            break
+    page = hits[:limit]
+    next_cursor = None
+    if len(hits) > limit:
+        seen = (after.seen if after else 0) + len(page)
+        last = page[-1]
+        next_cursor = SearchCursor(last.rank_key, last.customer.id, seen).encode()
+    return Page(page, next_cursor)
 
 
 def _planner_estimate(session: Session, query: Select[Any]) -> int:

@@ -14,6 +14,8 @@ revision = "0002_customers"
 down_revision = "0001_core"
 branch_labels = None
 depends_on = None
+# What this migration locks on tables that may already be large, and the way around it.
+LOCKS = "none: creates new tables, their indexes and functions only; existing tables are untouched."
 
 ENUMS = {
     "customer_kind": ("individual", "organization"),

@@ -15,6 +15,12 @@ revision = "0003_relationships"
 down_revision = "0002_customers"
 branch_labels = ("relationships",)
 depends_on = None
+# What this migration locks on tables that may already be large, and the way around it.
+LOCKS = (
+    "customers: ADD COLUMN (nullable, no default) takes ACCESS EXCLUSIVE for a "
+    "catalog-only change, no rewrite, milliseconds at any size; run with a short "
+    "lock_timeout and retry. Everything else is new tables."
+)
 
 ENUMS = {
     "project_status": ("planned", "active", "on_hold", "completed", "cancelled"),

@@ -20,6 +20,15 @@ revision = "0004_search"
 down_revision = "0002_customers"
 branch_labels = ("search",)
 depends_on = None
+# What this migration locks on tables that may already be large, and the way around it.
+LOCKS = (
+    "customers: ADD COLUMN … GENERATED ALWAYS … STORED rewrites the table under "
+    "ACCESS EXCLUSIVE, and CREATE INDEX blocks writes while it builds (minutes at "
+    "millions of rows). Concurrent path for a large live table: add the columns as "
+    "plain nullable columns kept by a trigger, backfill in batches of ~10k rows, then "
+    "CREATE INDEX CONCURRENTLY outside the migration's transaction (see "
+    "docs/operations.md, 'Upgrading a large database')."
+)
 
 NORMALISED_COLUMNS = {
     "name_norm": "majlis_normalize_text(name)",

@@ -21,6 +21,8 @@ revision = "0005_receivables"
 down_revision = "0002_customers"
 branch_labels = ("receivables",)
 depends_on = None
+# What this migration locks on tables that may already be large, and the way around it.
+LOCKS = "none: creates new tables, their indexes and functions only; existing tables are untouched."
 
 ENUMS = {
     "invoice_status": ("draft", "open", "partially_paid", "paid", "void"),

@@ -14,6 +14,8 @@ revision = "0007_journeys"
 down_revision = "0002_customers"
 branch_labels = ("journeys",)
 depends_on = None
+# What this migration locks on tables that may already be large, and the way around it.
+LOCKS = "none: creates new tables, their indexes and functions only; existing tables are untouched."
 
 ENUMS = {
     "task_kind": ("call", "message", "visit", "send_quote", "collect_payment"),

@@ -14,6 +14,8 @@ revision = "0007_notifications"
 down_revision = "0007_loyalty"
 branch_labels = None
 depends_on = None
+# What this migration locks on tables that may already be large, and the way around it.
+LOCKS = "none: creates new tables, their indexes and functions only; existing tables are untouched."
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNEL = "majlis_notifications"

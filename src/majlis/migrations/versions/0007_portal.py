@@ -14,6 +14,8 @@ revision = "0007_portal"
 down_revision = "0007_followups"
 branch_labels = None
 depends_on = None
+# What this migration locks on tables that may already be large, and the way around it.
+LOCKS = "none: creates new tables, their indexes and functions only; existing tables are untouched."
 
 TABLES = ("portal_sessions", "portal_links")
 
