@@ -6,7 +6,9 @@ import uuid
 
 import httpx
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
+from majlis.accounts.service import authenticate_token
 from majlis.core.permissions import Role
 
 
@@ -124,3 +126,15 @@ def test_inactive_members_and_foreign_company_parts_are_401(
         refused = sales.get("/api/v1/customers")
     assert refused.status_code == 401
     assert refused.json()["detail"] == "the bearer token has been revoked"
+
+
+def test_requests_sharing_a_token_never_queue_behind_its_stamp(tenant, app_engine: Engine) -> None:
+    """The first request of a minute stamps the token and holds that row until it commits;
+    the others authenticate at once instead of waiting for it (measured: a blocking stamp
+    serialised a 100-user load test)."""
+    raw = tenant.tokens[Role.OWNER]
+    with Session(app_engine) as stamping, stamping.begin():
+        authenticate_token(stamping, raw)  # stamps: the token row is locked until commit
+        with Session(app_engine) as other, other.begin():
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert authenticate_token(other, raw).user_id == tenant.user_ids[Role.OWNER]

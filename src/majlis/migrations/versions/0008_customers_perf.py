@@ -51,9 +51,18 @@ def upgrade() -> None:
           IF hit.usable THEN
             PERFORM pg_catalog.set_config('majlis.user_id', hit.user_id::text, true);
             -- Stamping every request would turn reads into writes; a minute is precise enough.
+            -- The stamp's row lock lasts as long as the request's transaction, so concurrent
+            -- requests with the same token skip the stamp (SKIP LOCKED) instead of queueing
+            -- behind each other: under load a blocking UPDATE here serialised every request.
             IF hit.last_used_at IS NULL OR hit.last_used_at < now() - interval '1 minute' THEN
-              UPDATE public.api_tokens SET last_used_at = now()
-               WHERE company_id = p_company_id AND id = hit.id;
+              PERFORM 1 FROM public.api_tokens
+               WHERE company_id = p_company_id AND id = hit.id
+                 FOR UPDATE SKIP LOCKED;
+              IF FOUND THEN
+                UPDATE public.api_tokens SET last_used_at = now()
+                 WHERE company_id = p_company_id AND id = hit.id
+                   AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+              END IF;
             END IF;
           END IF;
           RETURN QUERY SELECT hit.user_id, hit.role, hit.usable;
