@@ -9,12 +9,17 @@ recipient), so the caller may safely try again later.
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
 
 from majlis.core.config import load_settings
+from majlis.core.worker import Delivery, RetryAt
 
 SEND_ERRORS = (smtplib.SMTPException, OSError)
 
@@ -51,3 +56,44 @@ def new_message(*, sender: str, to: str, subject: str, message_id: str) -> Email
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(datetime.now(UTC))
     return message
+
+
+Prepared = TypeVar("Prepared")
+
+
+@dataclass(frozen=True)
+class SendSteps(Generic[Prepared]):
+    """A domain's part in sending one message exactly once.
+
+    `claim` runs in its own transaction and answers what to send (marking it as
+    being sent), a time to try again (not yet: calendar, quiet hours), or None
+    (nothing to send any more). `refused` and `sent` each run in a transaction
+    of their own after the SMTP conversation.
+    """
+
+    claim: Callable[[Session, datetime], Prepared | datetime | None]
+    message: Callable[[Prepared], EmailMessage]
+    refused: Callable[[Session, Prepared, Exception, bool], None]
+    sent: Callable[[Session, Prepared], None]
+    not_yet: str
+
+
+def send_once(delivery: Delivery, mailer: SmtpMailer, steps: SendSteps[Prepared]) -> None:
+    """Claim, send, record: three transactions, so a crash between the send and its
+    record leaves the claim standing and the message is never sent twice; a refused
+    send (nothing left) is released for the outbox to retry, or failed on the last try.
+    """
+    with delivery.transaction() as session:
+        outcome = steps.claim(session, datetime.now(UTC))
+    if isinstance(outcome, datetime):
+        raise RetryAt(outcome, steps.not_yet)
+    if outcome is None:
+        return
+    try:
+        mailer.send(steps.message(outcome))
+    except SEND_ERRORS as exc:
+        with delivery.transaction() as session:
+            steps.refused(session, outcome, exc, delivery.final_attempt)
+        raise
+    with delivery.transaction() as session:
+        steps.sent(session, outcome)

@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from majlis.accounts.service import get_company
 from majlis.core import audit
-from majlis.core.mail import SEND_ERRORS, SmtpMailer, new_message
+from majlis.core.mail import SendSteps, SmtpMailer, new_message, send_once
 from majlis.core.permissions import Actor
-from majlis.core.worker import Delivery, RetryAt, outbox_handler
+from majlis.core.worker import Delivery, outbox_handler
 from majlis.customers.models import Customer
 from majlis.journeys.followups import end_of_quiet_hours, skip_reason, stored_preferences
 from majlis.journeys.models import Channel, FollowUpExecution, FollowUpStatus
@@ -138,20 +138,16 @@ def deliver_follow_up(delivery: Delivery, mailer: SmtpMailer) -> None:
     """Claim, send, record — see the module docstring for why in three steps."""
     execution_id = uuid.UUID(str(delivery.payload["execution_id"]))
     actor = delivery.actor
-    with delivery.transaction() as session:
-        outcome = _claim(session, actor, execution_id, mailer.sender, datetime.now(UTC))
-    if isinstance(outcome, datetime):
-        raise RetryAt(outcome, "inside the customer's quiet hours")
-    if outcome is None:
-        return
-    try:
-        mailer.send(outcome)
-    except SEND_ERRORS as exc:
-        with delivery.transaction() as session:
-            _refused(session, actor, execution_id, exc, delivery.final_attempt)
-        raise
-    with delivery.transaction() as session:
-        _sent(session, actor, execution_id, str(outcome["To"]))
+    steps: SendSteps[EmailMessage] = SendSteps(
+        claim=lambda session, now: _claim(session, actor, execution_id, mailer.sender, now),
+        message=lambda message: message,
+        refused=lambda session, _, error, final: _refused(
+            session, actor, execution_id, error, final
+        ),
+        sent=lambda session, message: _sent(session, actor, execution_id, str(message["To"])),
+        not_yet="inside the customer's quiet hours",
+    )
+    send_once(delivery, mailer, steps)
 
 
 @outbox_handler(TOPIC)

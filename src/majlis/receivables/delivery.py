@@ -36,9 +36,9 @@ from sqlalchemy.orm import Session
 from majlis.accounts.service import get_company
 from majlis.core import audit
 from majlis.core.ids import new_id
-from majlis.core.mail import SEND_ERRORS, SmtpMailer, new_message
+from majlis.core.mail import SendSteps, SmtpMailer, new_message, send_once
 from majlis.core.permissions import Actor
-from majlis.core.worker import Delivery, RetryAt, outbox_handler
+from majlis.core.worker import Delivery, outbox_handler
 from majlis.customers.models import Customer
 from majlis.receivables.models import (
     OPEN_STATUSES,
@@ -298,20 +298,16 @@ def deliver_reminder(delivery: Delivery, mailer: SmtpMailer) -> None:
     """Claim, send, record — see the module docstring for why in three steps."""
     reminder_id = uuid.UUID(str(delivery.payload["reminder_id"]))
     actor = delivery.actor
-    with delivery.transaction() as session:
-        outcome = _claim(session, actor, reminder_id, mailer.sender, datetime.now(UTC))
-    if isinstance(outcome, datetime):
-        raise RetryAt(outcome, "outside the company's sending hours")
-    if outcome is None:
-        return
-    try:
-        mailer.send(outcome.message)
-    except SEND_ERRORS as exc:
-        with delivery.transaction() as session:
-            _release(session, actor, reminder_id, outcome, exc, delivery.final_attempt)
-        raise
-    with delivery.transaction() as session:
-        _record_sent(session, actor, reminder_id, outcome)
+    steps: SendSteps[PreparedEmail] = SendSteps(
+        claim=lambda session, now: _claim(session, actor, reminder_id, mailer.sender, now),
+        message=lambda prepared: prepared.message,
+        refused=lambda session, prepared, error, final: _release(
+            session, actor, reminder_id, prepared, error, final
+        ),
+        sent=lambda session, prepared: _record_sent(session, actor, reminder_id, prepared),
+        not_yet="outside the company's sending hours",
+    )
+    send_once(delivery, mailer, steps)
 
 
 @outbox_handler(SEND_TOPIC)
