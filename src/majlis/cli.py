@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from majlis.accounts import service as accounts
 from majlis.bench.cli import bench_app
 from majlis.conversations.cli import conversations_app
-from majlis.core.config import load_settings
+from majlis.core.config import KEEP_ALIVE_SECONDS, load_settings
 from majlis.core.db import database_urls, get_engine, tenant_session
 from majlis.core.embedded import APP_ROLE, OWNER_ROLE, ClusterError, EmbeddedCluster
 from majlis.core.errors import DomainError
@@ -315,6 +315,7 @@ def serve(
         workers=workers,
         access_log=False,
         log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 

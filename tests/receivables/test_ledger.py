@@ -12,27 +12,26 @@ from majlis.core.db import get_engine, tenant_session
 from majlis.receivables.ledger import recompute_risk_scores
 
 
-def _stored_balance(customer_id: str) -> Decimal:
+def _stored_balance(customer_id: str) -> tuple[Decimal, date | None]:
+    """The customer row's outstanding balance and oldest open due date, as kept by triggers."""
     with get_engine("admin").connect() as conn:
-        return Decimal(
-            conn.execute(
-                text("SELECT outstanding_balance FROM customers WHERE id = :id"),
-                {"id": customer_id},
-            ).scalar_one()
-        )
+        balance, oldest_due = conn.execute(
+            text("SELECT outstanding_balance, oldest_open_due_date FROM customers WHERE id = :id"),
+            {"id": customer_id},
+        ).one()
+        return Decimal(balance), oldest_due
 
 
-def _recomputed_balance(customer_id: str) -> Decimal:
+def _recomputed_balance(customer_id: str) -> tuple[Decimal, date | None]:
     with get_engine("admin").connect() as conn:
-        return Decimal(
-            conn.execute(
-                text(
-                    "SELECT coalesce(sum(amount - amount_paid), 0) FROM invoices"
-                    " WHERE customer_id = :id AND status IN ('open', 'partially_paid')"
-                ),
-                {"id": customer_id},
-            ).scalar_one()
-        )
+        balance, oldest_due = conn.execute(
+            text(
+                "SELECT coalesce(sum(amount - amount_paid), 0), min(due_date) FROM invoices"
+                " WHERE customer_id = :id AND status IN ('open', 'partially_paid')"
+            ),
+            {"id": customer_id},
+        ).one()
+        return Decimal(balance), oldest_due
 
 
 def _pay(client, customer_id: str, amount: str, allocations=None, received_on=None) -> dict:
@@ -53,7 +52,8 @@ def test_balance_stays_exact_through_every_operation(owner, new_customer, overdu
     cid = customer["id"]
 
     def check(expected: str) -> None:
-        assert _stored_balance(cid) == _recomputed_balance(cid) == Decimal(expected)
+        stored = _stored_balance(cid)
+        assert stored == _recomputed_balance(cid) and stored[0] == Decimal(expected)
         balance = owner.get(f"/api/v1/customers/{cid}/balance").json()
         assert Decimal(balance["outstanding_balance"]) == Decimal(expected)
 
@@ -107,7 +107,8 @@ def test_balance_survives_a_bulk_statement(app_engine, tenant, owner, new_custom
             {"c": tenant.company_id, "ids": customers},
         )
     for cid in customers:
-        assert _stored_balance(cid) == _recomputed_balance(cid) == Decimal("100.00")
+        stored = _stored_balance(cid)
+        assert stored == _recomputed_balance(cid) == (Decimal("100.00"), date.today())
 
 
 def test_explicit_allocations_are_validated(owner, new_customer, overdue_invoice) -> None:
@@ -130,7 +131,7 @@ def test_explicit_allocations_are_validated(owner, new_customer, overdue_invoice
     )
     assert wrong_customer.status_code == 422
     assert wrong_customer.json()["errors"][0]["field"] == "allocations.0.invoice_id"
-    assert _stored_balance(customer["id"]) == Decimal("100.00")  # nothing half-written
+    assert _stored_balance(customer["id"])[0] == Decimal("100.00")  # nothing half-written
 
     exact = owner.post(
         "/api/v1/payments",

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 from tests.conftest import Tenant
 from tests.search.test_search import create, hits, names
 
@@ -37,6 +38,44 @@ def test_renamed_customer_is_found_by_the_new_name_only(owner: httpx.Client) -> 
     owner.patch(f"/api/v1/customers/{customer}", json={"name": "Fresh Label Trading"})
     assert names(owner, "fresh label") == ["Fresh Label Trading"]
     assert [h["tier"] for h in hits(owner, "old name trading")] != ["exact_name"]
+
+
+def _search_keys_touched(session: Session, statement: str, **params: Any) -> dict[str, int]:
+    """What `statement` did to `customer_search_keys`.
+
+    The counters are read before and after inside one transaction: since PostgreSQL 15
+    `pg_stat_xact_*` also holds this backend's earlier, not yet flushed transactions.
+    """
+    counters = text(
+        "SELECT seq_scan, coalesce(idx_scan, 0) AS idx_scan, n_tup_ins, n_tup_del"
+        " FROM pg_stat_xact_user_tables WHERE relname = 'customer_search_keys'"
+    )
+    before = session.execute(counters).one()._mapping
+    session.execute(text(statement), params)
+    after = session.execute(counters).one()._mapping
+    return {name: after[name] - before[name] for name in after}
+
+
+def test_an_update_of_unkeyed_columns_never_reads_the_keys(
+    owner: httpx.Client, tenant: Tenant, app_engine: Engine
+) -> None:
+    # Tags, risk scores and balances change in bulk (automation rules, payment runs); the
+    # keys table must not be planned against at all then: under stale statistics for a
+    # new company that plan was a nested loop over every key of the company.
+    customer = create(owner, name="Untouched Keys Trading", tags=["lead"])
+    with tenant_session(app_engine, tenant.company_id) as session:
+        retagged = _search_keys_touched(
+            session,
+            "UPDATE customers SET tags = array_append(tags, 'won'), risk_score = 7 WHERE id = :id",
+            id=customer,
+        )
+        assert retagged == {"seq_scan": 0, "idx_scan": 0, "n_tup_ins": 0, "n_tup_del": 0}
+        renamed = _search_keys_touched(
+            session,
+            "UPDATE customers SET name = 'Touched Keys Trading' WHERE id = :id",
+            id=customer,
+        )
+        assert renamed["n_tup_del"] > 0 and renamed["n_tup_ins"] > 0
 
 
 def test_a_word_inside_the_name_is_a_prefix_match(owner: httpx.Client) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from majlis.web.locale import LANGUAGES, Formatter, negotiate_language
+from majlis.web.locale import LANGUAGES, Formatter, catalog_parts, negotiate_language
 from majlis.web.security import SignInThrottle
 
 WEB = Path(str(resources.files("majlis.web")))
@@ -26,14 +25,16 @@ def messages_in_use() -> set[str]:
         for template in (WEB / "templates").rglob("*.html")
         for match in TEMPLATE_MESSAGE.findall(template.read_text(encoding="utf-8"))
     }
-    for module in WEB.glob("*.py"):
+    for module in WEB.rglob("*.py"):
         found |= set(CODE_MESSAGE.findall(module.read_text(encoding="utf-8")))
     return found
 
 
 @pytest.mark.parametrize("code", ["ar", "th"])
 def test_catalogs_translate_every_message_and_nothing_else(code: str) -> None:
-    catalog = json.loads((WEB / "catalogs" / f"{code}.json").read_text(encoding="utf-8"))
+    parts = catalog_parts(code)
+    catalog = {message: text for part in parts for message, text in part.items()}
+    assert sum(len(part) for part in parts) == len(catalog), "a message is in two catalog files"
     in_use = messages_in_use()
     assert len(in_use) > 100
     assert sorted(in_use - catalog.keys()) == []

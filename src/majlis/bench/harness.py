@@ -20,7 +20,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
+from majlis.core.db import get_engine
+
 RESULTS_DIR = Path(os.environ.get("MAJLIS_BENCH_RESULTS", "bench/results"))
+
+
+def settle(*tables: str) -> None:
+    """Leave freshly loaded tables as autovacuum would before anything is timed.
+
+    Without it, autovacuum wakes up after a bulk load in the middle of a
+    measurement and a run swings by a factor of three.
+    """
+    with get_engine("admin").connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
 
 
 @dataclass(frozen=True)

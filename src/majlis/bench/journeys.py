@@ -22,7 +22,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from majlis.accounts import service as accounts
-from majlis.bench.harness import ScenarioResult, Timing, time_calls
+from majlis.bench.harness import ScenarioResult, Timing, settle, time_calls
 from majlis.core.db import get_engine, tenant_session
 from majlis.core.permissions import Actor, Role
 from majlis.journeys import automation, queue, service
@@ -147,7 +147,7 @@ def _load_customers_and_tasks(admin: Engine, company_id: uuid.UUID, customers: i
             ),
             {"c": company_id, "n": OPEN_TASKS, "customers": customers},
         )
-        conn.execute(text("ANALYZE customers, workflow_state, tasks"))
+    settle("customers", "workflow_state", "tasks")
 
 
 def _next_task_scenario(company_id: uuid.UUID, users: list[uuid.UUID]) -> ScenarioResult:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from majlis.accounts import service as accounts
 from majlis.bench.harness import RESULTS_DIR, ScenarioResult, Timing
-from majlis.core.config import load_settings
+from majlis.core.config import KEEP_ALIVE_SECONDS, load_settings
 from majlis.core.db import database_urls, get_engine, tenant_session
 from majlis.core.embedded import free_loopback_port
 from majlis.core.permissions import Actor, Role
@@ -48,18 +48,21 @@ class LoadTarget:
 @dataclass
 class Recorder:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Per label, what went wrong and how often: "409", "RemoteProtocolError"…
+    errors: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     async def timed(self, label: str, call: Awaitable[httpx.Response]) -> None:
         started = time.perf_counter()
+        failure = None
         try:
             response = await call
-            ok = response.status_code < 400
-        except httpx.HTTPError:
-            ok = False
+            if response.status_code >= 400:
+                failure = str(response.status_code)
+        except httpx.HTTPError as error:
+            failure = type(error).__name__
         self.latencies[label].append(time.perf_counter() - started)
-        if not ok:
-            self.errors[label] += 1
+        if failure is not None:
+            self.errors[label][failure] += 1
 
 
 def seed_company(customers: int) -> tuple[uuid.UUID, str, list[str]]:
@@ -180,13 +183,15 @@ def reads_only(
 
 
 def _result(
-    name: str, samples: list[float], errors: int, seconds: float, target: str = ""
+    name: str, samples: list[float], errors: Counter[str], seconds: float, target: str = ""
 ) -> ScenarioResult:
     result = ScenarioResult(
         name, Timing.of(samples), target=target, throughput=len(samples) / seconds
     )
-    result.extra = {"requests": len(samples), "errors": errors}
-    result.notes = f"{len(samples)} requests, {errors} errors"
+    count = errors.total()
+    result.extra = {"requests": len(samples), "errors": count, "error_kinds": dict(errors)}
+    kinds = f" ({', '.join(f'{n} × {kind}' for kind, n in errors.items())})" if errors else ""
+    result.notes = f"{len(samples)} requests, {count} errors{kinds}"
     return result
 
 
@@ -220,6 +225,8 @@ def run(scale: int, console: Console) -> list[ScenarioResult]:
         "2",
         "--log-level",
         "warning",
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_SECONDS),  # as `majlis serve`, so the two differ only in the app
     ]
     ours_server = start_server(majlis, env, ours_port)
     bare_server = start_server(bare, {**env, "MAJLIS_BARE_DSN": bare_dsn}, bare_port)

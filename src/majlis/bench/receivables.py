@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from majlis.accounts import service as accounts
-from majlis.bench.harness import ScenarioResult, Timing, time_calls
+from majlis.bench.harness import ScenarioResult, Timing, settle, time_calls
 from majlis.core.db import get_engine, tenant_session
 from majlis.core.ids import new_id
 from majlis.core.permissions import Actor
@@ -58,10 +58,8 @@ def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
         raw.commit()
     finally:
         raw.close()
-    # As autovacuum would leave it: fresh statistics (the triggers' joins are planned on
-    # them) and a visibility map (index-only scans).
-    with get_engine("admin").connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"VACUUM ANALYZE {table}"))
+    # Fresh statistics (the triggers' joins are planned on them) and a visibility map.
+    settle(table)
 
 
 def _company() -> uuid.UUID:

@@ -10,6 +10,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# Idle keep-alive connections stay open this long. Uvicorn's 5 s default equals the idle
+# expiry of common clients (httpx, many proxies), so a client could reuse a connection in
+# the instant the server closes it and see a dropped request; a server should outwait its
+# clients and any load balancer in front (60 s on the usual ones).
+KEEP_ALIVE_SECONDS = 75
+
 
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name)

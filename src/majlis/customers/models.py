@@ -96,6 +96,8 @@ class Customer(TenantMixin, Timestamps, Base):
     )
     risk_score: Mapped[Decimal | None] = mapped_column(Numeric(3, 1))
     outstanding_balance: Mapped[Decimal] = mapped_column(Numeric(14, 2), server_default="0")
+    # Receivables (0009_oldest_open_due): kept exact by the invoices trigger, like the balance.
+    oldest_open_due_date: Mapped[date | None] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3), server_default="AED")
     is_active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     source: Mapped[CustomerSource] = mapped_column(

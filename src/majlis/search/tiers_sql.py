@@ -134,26 +134,36 @@ $fn$
 """
 
 # The updated customers whose keys change: a keyed column changed, or the
-# customer was deleted, merged, or brought back.
-_REKEYED = """
-    SELECT n.company_id, n.id
+# customer was deleted, merged, or brought back. Collected first, so the common
+# bulk update that changes none of them (tags, risk scores, balances) returns
+# before `customer_search_keys` is planned against: under statistics gone stale
+# for a growing company that plan was a loop over every key of the company.
+KEYS_ON_UPDATE = f"""
+CREATE OR REPLACE FUNCTION majlis_search_keys_on_update() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    rekeyed_companies uuid[];
+    rekeyed_ids uuid[];
+BEGIN
+    SELECT array_agg(n.company_id), array_agg(n.id)
+      INTO rekeyed_companies, rekeyed_ids
       FROM updated n JOIN previous o ON o.company_id = n.company_id AND o.id = n.id
      WHERE (o.name, o.name_ar, o.business_name, o.business_name_ar, o.secondary_emails,
             o.phone, o.deleted_at IS NULL AND o.merged_into_id IS NULL)
            IS DISTINCT FROM
            (n.name, n.name_ar, n.business_name, n.business_name_ar, n.secondary_emails,
-            n.phone, n.deleted_at IS NULL AND n.merged_into_id IS NULL)"""
-
-KEYS_ON_UPDATE = f"""
-CREATE FUNCTION majlis_search_keys_on_update() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    DELETE FROM customer_search_keys k USING ({_REKEYED}) r
+            n.phone, n.deleted_at IS NULL AND n.merged_into_id IS NULL);
+    IF rekeyed_ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM customer_search_keys k
+     USING unnest(rekeyed_companies, rekeyed_ids) AS r(company_id, id)
      WHERE k.company_id = r.company_id AND k.customer_id = r.id;
     INSERT INTO customer_search_keys (company_id, customer_id, field, "position", key)
     SELECT n.company_id, n.id, k.field, k."position", k.key
       FROM updated n
-      JOIN ({_REKEYED}) r ON r.company_id = n.company_id AND r.id = n.id
+      JOIN unnest(rekeyed_companies, rekeyed_ids) AS r(company_id, id)
+        ON r.company_id = n.company_id AND r.id = n.id
      CROSS JOIN LATERAL {KEYS_OF_ROW.format(r="n")} k
      WHERE n.deleted_at IS NULL AND n.merged_into_id IS NULL;
     RETURN NULL;

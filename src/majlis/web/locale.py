@@ -56,14 +56,29 @@ def negotiate_language(accept_language: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def catalog_parts(code: str) -> list[dict[str, str]]:
+    """One language's catalog files: `catalogs/<code>.json`, then `catalogs/<area>/<code>.json`.
+
+    Each area of the app (merges, imports, journeys…) keeps its own file, so
+    people working on different pages never edit the same catalog.
+    """
+    root = resources.files("majlis.web").joinpath("catalogs")
+    sources = [root.joinpath(f"{code}.json")]
+    sources += sorted(
+        (area.joinpath(f"{code}.json") for area in root.iterdir() if area.is_dir()), key=str
+    )
+    return [json.loads(s.read_text(encoding="utf-8")) for s in sources if s.is_file()]
+
+
 @cache
 def catalog(code: str) -> dict[str, str]:
     """The translations of one language (empty for English, whose messages are the keys)."""
     if code == DEFAULT_LANGUAGE:
         return {}
-    source = resources.files("majlis.web").joinpath("catalogs", f"{code}.json")
-    data: dict[str, str] = json.loads(source.read_text(encoding="utf-8"))
-    return data
+    merged: dict[str, str] = {}
+    for part in catalog_parts(code):
+        merged |= part
+    return merged
 
 
 def _buddhist_pattern(pattern: str, year: int) -> str:
