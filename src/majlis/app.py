@@ -16,8 +16,9 @@ from majlis.core.boundary import RequestBoundary
 from majlis.core.db import get_engine
 from majlis.core.http import document_problems, install_problem_handlers
 from majlis.core.migrate import is_at_head
-from majlis.core.observability import request_context_middleware
+from majlis.core.observability import RequestContext
 from majlis.customers.api import router as customers_router
+from majlis.customers.saved_filters_api import router as saved_filters_router
 from majlis.dedupe.api import router as dedupe_router
 from majlis.exports.api import router as exports_router
 from majlis.imports.api import router as imports_router
@@ -49,6 +50,7 @@ DOMAIN_ROUTERS = (
     exports_router,
     analytics_router,
     receivables_router,
+    saved_filters_router,
 )
 
 
@@ -81,7 +83,7 @@ def create_app() -> FastAPI:
         version=__version__,
         description="Multi-tenant customer platform: bilingual customers under row-level security.",
     )
-    app.middleware("http")(request_context_middleware)
+    app.add_middleware(RequestContext)
     app.add_middleware(RequestBoundary)  # outermost: refuses oversized requests unread
     install_problem_handlers(app)
     document_problems(app)

@@ -6,11 +6,11 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 import structlog
-from fastapi import Request, Response
 from prometheus_client import Counter, Histogram
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUESTS = Counter("majlis_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -39,35 +39,46 @@ def configure_logging(level: str = "INFO") -> None:
 log = structlog.get_logger("majlis")
 
 
-def _route_template(request: Request) -> str:
-    route = request.scope.get("route")
-    return getattr(route, "path", "unmatched")
+class RequestContext:
+    """Give every request an id (or keep the caller's), log it once, and time it.
 
+    A pure ASGI middleware: Starlette's `BaseHTTPMiddleware` runs the app in a task
+    group behind memory streams, which cost more per request than the rest of this
+    stack, and it buffers nothing a stream (SSE) could need.
+    """
 
-async def request_context_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Give every request an id (or keep the caller's), log it once, and time it."""
-    request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-    request.state.request_id = request_id
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
-    finally:
-        elapsed = time.perf_counter() - started
-        route = _route_template(request)
-        REQUESTS.labels(request.method, route, str(status)).inc()
-        LATENCY.labels(request.method, route).observe(elapsed)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id  # request.state.request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+            structlog.contextvars.clear_contextvars()
+
+    @staticmethod
+    def _record(scope: Scope, status: int, elapsed: float) -> None:
+        method = scope["method"]
+        route = getattr(scope.get("route"), "path", "unmatched")
+        REQUESTS.labels(method, route, str(status)).inc()
+        LATENCY.labels(method, route).observe(elapsed)
         log.info(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=status,
-            ms=round(elapsed * 1000, 2),
+            "request", method=method, path=scope["path"], status=status, ms=round(elapsed * 1000, 2)
         )
-        structlog.contextvars.clear_contextvars()
