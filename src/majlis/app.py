@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -12,6 +12,7 @@ from majlis import __version__
 from majlis.accounts.api import router as accounts_router
 from majlis.analytics.api import router as analytics_router
 from majlis.conversations.api import router as conversations_router
+from majlis.core.admission import database_turn
 from majlis.core.boundary import RequestBoundary
 from majlis.core.db import get_engine
 from majlis.core.http import document_problems, install_problem_handlers
@@ -87,11 +88,12 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestBoundary)  # outermost: refuses oversized requests unread
     install_problem_handlers(app)
     document_problems(app)
-    for router in DOMAIN_ROUTERS:
-        app.include_router(router)
+    for router in DOMAIN_ROUTERS:  # every route takes its turn for the database (core.admission)
+        app.include_router(router, dependencies=[Depends(database_turn)])
     app.add_api_route("/healthz", health, methods=["GET"], tags=["operations"])
     app.add_api_route(
         "/metrics", metrics, methods=["GET"], tags=["operations"], include_in_schema=False
     )
-    app.include_router(web_router)  # the pages: "/" signs in or opens the customers list
+    # The pages: "/" signs in or opens the customers list.
+    app.include_router(web_router, dependencies=[Depends(database_turn)])
     return app

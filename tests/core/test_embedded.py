@@ -7,6 +7,7 @@ import shutil
 import signal
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -41,6 +42,18 @@ def test_up_is_idempotent_and_recovers_a_stale_pid_file(scratch_cluster: Embedde
     scratch_cluster.down()
     assert not scratch_cluster.is_running()
     scratch_cluster.down()  # stopping a stopped cluster is fine too
+
+
+def test_processes_starting_together_bootstrap_one_at_a_time(cluster: EmbeddedCluster) -> None:
+    # `majlis serve --workers 2` and a worker beside it all call `up()` as they start: their
+    # role updates collided ("tuple concurrently updated") and failed a first request.
+    def up_a_few_times(_: int) -> None:
+        for _ in range(5):
+            cluster.up()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(up_a_few_times, range(4)))
+    assert cluster.is_running()
 
 
 def test_tcp_on_request(scratch_cluster: EmbeddedCluster) -> None:

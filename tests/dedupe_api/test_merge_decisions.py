@@ -71,3 +71,19 @@ def test_bulk_accept_validates_its_threshold(owner) -> None:
     response = owner.post("/api/v1/dedupe/pairs/bulk-accept", json={"min_probability": 0.1})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "min_probability"
+
+
+def test_a_merge_made_outside_the_queue_answers_the_pair_between_them(
+    tenant, owner, duplicates
+) -> None:
+    run_scan(tenant.company_id)
+    pair = pending_pairs(owner)[0]
+    merged = owner.post(
+        "/api/v1/customers/merge",
+        json={"survivor_id": duplicates["latin"], "other_ids": [duplicates["arabic"]]},
+    )
+    assert merged.status_code == 200, merged.text
+    # Not left pending as a customer paired with itself.
+    assert pending_pairs(owner) == []
+    assert [p["id"] for p in pending_pairs(owner, status="merged")] == [pair["id"]]
+    assert audit_actions(tenant.company_id, pair["id"]) == ["duplicate_pair.merged"]

@@ -42,6 +42,11 @@ def test_sign_in_and_search(company: WebCompany, tab: Tab) -> None:
     expect(cards).to_have_count(1)
     expect(cards.first).to_contain_text("Fatima Hassan")
     expect(page).to_have_url(re.compile(r"/customers\?q=fatima%40example\.ae&"))
+    # The bilingual fuzzy search: Arabic with ة typed as ه, and a Latin typo, word order free.
+    for typed in ("فاطمه حسن", "Hasan Fatma"):
+        page.get_by_label("Search").fill(typed)
+        expect(cards).to_have_count(1)
+        expect(cards.first).to_contain_text("Fatima Hassan")
     page.get_by_label("Search").fill("")
     page.get_by_label("Source").select_option("chat")
     expect(cards).to_have_count(1)

@@ -206,6 +206,11 @@ def _duplicate_pair(client: httpx.Client, ids: dict[str, str]) -> str:
     return str(client.get("/api/v1/dedupe/pairs").json()["items"][0]["id"])
 
 
+def _saved_filter(client: httpx.Client, ids: dict[str, str]) -> str:
+    body = {"name": _unique("filter"), "query": {"source": "chat"}, "shared": True}
+    return _created(client.post("/api/v1/saved-filters", json=body))
+
+
 FACTORIES: dict[str, Factory] = {
     "channel": lambda client, ids: "email",
     "contact_id": _contact,
@@ -224,6 +229,7 @@ FACTORIES: dict[str, Factory] = {
     "reminder_id": _reminder,
     "request_id": _erasure_request,
     "rule_id": _rule,
+    "saved_filter_id": _saved_filter,
     "scan_id": _scan,
     "task_id": _task,
     "template_id": _reminder_template,

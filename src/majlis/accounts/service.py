@@ -10,22 +10,32 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from majlis.accounts.models import ApiToken, Company, Membership, User
 from majlis.core import audit
+from majlis.core.calendars import WorkingCalendar
 from majlis.core.db import set_tenant
-from majlis.core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from majlis.core.errors import (
+    Conflict,
+    FieldError,
+    NotAuthenticated,
+    NotFound,
+    ValidationFailed,
+)
 from majlis.core.ids import new_id
 from majlis.core.permissions import COMPANY_SETTINGS, Action, Actor, Role, require
 
 TOKEN_PREFIX = "mjl"
+TOKEN_NAME_MAX = 100
 SUPPORTED_COUNTRIES = {"AE": ("AED", "Asia/Dubai"), "TH": ("THB", "Asia/Bangkok")}
 _hasher = PasswordHasher()
 
@@ -111,9 +121,15 @@ def add_user(
     if password is not None:
         user.password_hash = _hasher.hash(password)
     session.flush()
-    if session.get(Membership, (actor.company_id, user.id)) is not None:
+    membership = session.get(Membership, (actor.company_id, user.id))
+    if membership is not None and membership.is_active:
         raise Conflict(f"{email} is already a member of this company", existing_id=str(user.id))
-    session.add(Membership(company_id=actor.company_id, user_id=user.id, role=role))
+    if membership is None:
+        session.add(Membership(company_id=actor.company_id, user_id=user.id, role=role))
+    else:
+        # A removed member keeps their row (tokens and records point at it); adding
+        # them again brings it back with the new role.
+        membership.is_active, membership.role = True, role
     session.flush()
     audit.record(
         session, actor, "membership.created", "user", user.id, after={"email": email, "role": role}
@@ -142,6 +158,9 @@ def issue_token(
     """Create a token for a member; the plain token is returned once and never stored."""
     if actor.user_id != user.id:
         require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    name = name.strip()
+    if not 1 <= len(name) <= TOKEN_NAME_MAX:
+        raise ValidationFailed.single("name", f"must be 1 to {TOKEN_NAME_MAX} characters")
     raw = f"{TOKEN_PREFIX}_{actor.company_id.hex}_{secrets.token_urlsafe(32)}"
     token = ApiToken(
         company_id=actor.company_id,
@@ -223,3 +242,173 @@ def verify_password(session: Session, email: str, password: str) -> User:
 def user_companies(session: Session, user_id: uuid.UUID) -> list[tuple[uuid.UUID, str, Role]]:
     rows = session.execute(text("SELECT * FROM majlis_user_memberships(:u)"), {"u": user_id})
     return [(row.company_id, row.company_name, Role(row.role)) for row in rows]
+
+
+# ----- members, tokens and working time (the owner's settings) ----------------------------
+def list_members(session: Session, actor: Actor) -> list[tuple[User, Membership]]:
+    """The company's active members with their roles, by email."""
+    require(actor, COMPANY_SETTINGS, Action.VIEW)
+    rows = session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.company_id == actor.company_id, Membership.is_active)
+        .order_by(func.lower(User.email))
+    )
+    return [(user, membership) for user, membership in rows.tuples()]
+
+
+def _active_membership(session: Session, actor: Actor, user_id: uuid.UUID) -> Membership:
+    membership = session.get(Membership, (actor.company_id, user_id), with_for_update=True)
+    if membership is None or not membership.is_active:
+        raise NotFound("member", user_id)
+    return membership
+
+
+def _keep_an_owner(session: Session, actor: Actor, membership: Membership, field: str) -> None:
+    """Refuse to leave the company without an active owner: nobody could manage it again.
+
+    The owners' rows are locked, so two owners demoting each other at once
+    cannot both succeed.
+    """
+    if membership.role is not Role.OWNER:
+        return
+    owners = session.scalars(
+        select(Membership.user_id)
+        .where(
+            Membership.company_id == actor.company_id,
+            Membership.role == Role.OWNER,
+            Membership.is_active,
+        )
+        .with_for_update()
+    ).all()
+    if len(owners) <= 1:
+        raise ValidationFailed.single(
+            field, "the company's last owner cannot be removed or demoted"
+        )
+
+
+def change_role(session: Session, actor: Actor, user_id: uuid.UUID, role: Role) -> Membership:
+    """Give a member another role; the last owner keeps theirs."""
+    require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    membership = _active_membership(session, actor, user_id)
+    before = membership.role
+    if role is before:
+        return membership
+    _keep_an_owner(session, actor, membership, "role")
+    membership.role = role
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "membership.role_changed",
+        "user",
+        user_id,
+        before={"role": before},
+        after={"role": role},
+    )
+    return membership
+
+
+def remove_member(session: Session, actor: Actor, user_id: uuid.UUID) -> None:
+    """End a membership and revoke the member's tokens, at once; the last owner stays.
+
+    The row is kept inactive rather than deleted: tokens, customers and tasks
+    still name the member, and sign-in and tokens check `is_active` on every request.
+    """
+    require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    membership = _active_membership(session, actor, user_id)
+    _keep_an_owner(session, actor, membership, "member")
+    membership.is_active = False
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.company_id == actor.company_id,
+            ApiToken.user_id == user_id,
+            ApiToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=func.now())
+    )
+    session.flush()
+    audit.record(
+        session, actor, "membership.removed", "user", user_id, before={"role": membership.role}
+    )
+
+
+@dataclass(frozen=True)
+class TokenListing:
+    """A token as its list shows it: never its secret, which is not stored."""
+
+    token: ApiToken
+    user_email: str
+
+
+def list_tokens(session: Session, actor: Actor, limit: int = 200) -> list[TokenListing]:
+    """The company's API tokens, newest first, with the member each belongs to."""
+    require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    rows = session.execute(
+        select(ApiToken, User.email)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.company_id == actor.company_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        .limit(limit)
+    )
+    return [TokenListing(token, email) for token, email in rows.tuples()]
+
+
+def update_working_time(
+    session: Session,
+    actor: Actor,
+    *,
+    working_days: list[int],
+    starts: time,
+    ends: time,
+    time_zone: str,
+) -> Company:
+    """The working week, hours and time zone, checked as the reminder calendar checks them."""
+    require(actor, COMPANY_SETTINGS, Action.ADMINISTER)
+    company = get_company(session, actor.company_id)
+    errors = _working_time_errors(company.country, working_days, starts, ends, time_zone)
+    if errors:
+        raise ValidationFailed(errors)
+    before = _working_time(company)
+    company.working_days = sorted(set(working_days))
+    company.work_starts, company.work_ends, company.time_zone = starts, ends, time_zone
+    session.flush()
+    after = _working_time(company)
+    audit.record(
+        session,
+        actor,
+        "company.working_time_changed",
+        "company",
+        company.id,
+        before=audit.changed_fields(after, before),
+        after=audit.changed_fields(before, after),
+    )
+    return company
+
+
+def _working_time(company: Company) -> dict[str, object]:
+    return {
+        "working_days": list(company.working_days),
+        "work_starts": company.work_starts.isoformat(),
+        "work_ends": company.work_ends.isoformat(),
+        "time_zone": company.time_zone,
+    }
+
+
+def _working_time_errors(
+    country: str, working_days: list[int], starts: time, ends: time, time_zone: str
+) -> list[FieldError]:
+    """Each field the working calendar would refuse, checked one at a time for its message."""
+    checks: tuple[tuple[str, Callable[[], WorkingCalendar]], ...] = (
+        ("working_days", lambda: WorkingCalendar(country, working_days=frozenset(working_days))),
+        ("work_ends", lambda: WorkingCalendar(country, start=starts, end=ends)),
+        ("time_zone", lambda: WorkingCalendar(country, tz=time_zone)),
+    )
+    errors = []
+    for field, build in checks:
+        try:
+            build()
+        except ValueError as exc:
+            errors.append(FieldError(field, str(exc)))
+    return errors

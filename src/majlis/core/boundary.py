@@ -24,6 +24,7 @@ DEFAULT_BODY_LIMIT = 1 * MIB
 # Uploads and bulk endpoints carry files; everything else is a JSON document.
 BODY_LIMITS = (
     ("/api/v1/imports", 256 * MIB),  # a 1M-row customer CSV is ~150 MiB
+    ("/imports/new", 257 * MIB),  # the web import wizard: the API's file limit + form fields
     ("/api/v1/conversations/bulk", 64 * MIB),
     ("/api/v1/receivables/imports", 64 * MIB),
 )

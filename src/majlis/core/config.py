@@ -57,7 +57,7 @@ def load_settings() -> Settings:
         pool_size=_int_env("MAJLIS_DB_POOL_SIZE", 10),
         pool_max_overflow=_int_env("MAJLIS_DB_MAX_OVERFLOW", 10),
         # A request waits this long for a pooled connection, then answers 503.
-        pool_timeout_s=_int_env("MAJLIS_DB_POOL_TIMEOUT_S", 10),
+        pool_timeout_s=_int_env("MAJLIS_DB_POOL_TIMEOUT_S", 30),
         statement_timeout_ms=_int_env("MAJLIS_DB_STATEMENT_TIMEOUT_MS", 15_000),
         connect_timeout_s=_int_env("MAJLIS_DB_CONNECT_TIMEOUT_S", 5),
         smtp_host=os.environ.get("MAJLIS_SMTP_HOST", "127.0.0.1"),

@@ -32,6 +32,8 @@ OWNER_ROLE = "majlis_owner"
 APP_ROLE = "majlis_app"
 SUPERUSER = "postgres"
 EXTENSIONS = ("pg_trgm", "unaccent", "btree_gin", "pg_stat_statements")
+# An arbitrary advisory-lock key that serialises `_bootstrap` across processes.
+BOOTSTRAP_LOCK_KEY = 0x4D616A6C
 MISSING_BINARIES_HINT = (
     "PostgreSQL server binaries not found: install them with "
     "'apt-get install postgresql' (Debian/Ubuntu) or set DATABASE_URL to an existing server."
@@ -320,6 +322,10 @@ class EmbeddedCluster:
     def _bootstrap(self) -> None:
         """Roles, database and extensions: what migrations cannot do without a superuser."""
         with self._superuser_connection() as conn:
+            # Processes that start together (serve's workers, a worker beside them) take
+            # turns: concurrent ALTER ROLEs of one role fail with "tuple concurrently
+            # updated". Released when the connection closes, after the database exists.
+            conn.execute("SELECT pg_advisory_lock(%s)", (BOOTSTRAP_LOCK_KEY,))
             for role, options in ((OWNER_ROLE, "CREATEROLE"), (APP_ROLE, "NOBYPASSRLS")):
                 exists = conn.execute(
                     "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
@@ -342,7 +348,7 @@ class EmbeddedCluster:
             conn.execute(
                 sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(OWNER_ROLE))
             )
-        self.create_database(DATABASE_NAME)
+            self.create_database(DATABASE_NAME)
 
     def create_database(self, name: str) -> None:
         """Create an empty Majlis database (owned by the owner role, with extensions)."""

@@ -72,6 +72,11 @@ class MovedPermanently(NotFound):
         )
         self.old_id, self.new_id = old_id, new_id
 
+    def moved_path(self, path: str) -> str | None:
+        """`path` under the survivor's id; None when the old id is not in it."""
+        old = str(self.old_id)
+        return path.replace(old, str(self.new_id)) if old in path else None
+
 
 class Conflict(DomainError):
     status, title, slug = 409, "Conflict", "conflict"

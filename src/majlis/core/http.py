@@ -83,10 +83,9 @@ def problem_response(
 
 def _moved(exc: MovedPermanently, request: Request) -> JSONResponse:
     """301 to the same path under the survivor's id; 404 if the old id is not in the path."""
-    path = request.url.path
-    if str(exc.old_id) not in path:
+    location = exc.moved_path(request.url.path)
+    if location is None:
         return problem_response(NotFound(exc.extra["entity"], exc.old_id), request)
-    location = path.replace(str(exc.old_id), str(exc.new_id))
     return problem_response(exc, request, {"Location": location})
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -29,6 +31,10 @@ from majlis.core.permissions import CUSTOMERS, Action, Actor, require
 from majlis.customers.models import Customer
 from majlis.dedupe.models import DuplicatePair, DuplicateScan, NotDuplicate, PairStatus
 from majlis.dedupe.store import refresh_keys
+from majlis.merges.resolvers import after_merge
+
+if TYPE_CHECKING:
+    from majlis.merges.service import MergeResult
 
 ENTITY = "duplicate_pair"
 OPEN_STATUSES = (PairStatus.PENDING, PairStatus.SKIPPED)
@@ -64,6 +70,20 @@ def list_pairs(
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.match_probability, str(last.id)])
     return Page(rows[:limit], next_cursor)
+
+
+def pair_customers(
+    session: Session, actor: Actor, pairs: list[DuplicatePair]
+) -> dict[uuid.UUID, Customer]:
+    """The customers of a page of pairs, in one query (the review page shows both sides)."""
+    require(actor, CUSTOMERS, Action.VIEW)
+    ids = {c for pair in pairs for c in (pair.customer_id_a, pair.customer_id_b)}
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(Customer).where(Customer.company_id == actor.company_id, Customer.id.in_(ids))
+    )
+    return {customer.id: customer for customer in rows}
 
 
 def get_pair(session: Session, actor: Actor, pair_id: uuid.UUID) -> DuplicatePair:
@@ -103,6 +123,27 @@ def _close(session: Session, actor: Actor, pair: DuplicatePair, status: PairStat
     )
 
 
+@after_merge("dedupe")
+def close_pairs_answered_by_merge(
+    session: Session, actor: Actor, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID]
+) -> None:
+    """Open pairs between customers that were just merged are answered: they are one now.
+
+    The merge re-pointed such a pair to the survivor on both sides; closing it keeps
+    the queue from offering a customer as a duplicate of itself.
+    """
+    answered = session.scalars(
+        select(DuplicatePair).where(
+            DuplicatePair.company_id == actor.company_id,
+            DuplicatePair.customer_id_a == survivor_id,
+            DuplicatePair.customer_id_b == survivor_id,
+            DuplicatePair.status.in_(OPEN_STATUSES),
+        )
+    ).all()
+    for pair in answered:
+        _close(session, actor, pair, PairStatus.MERGED)
+
+
 def skip(session: Session, actor: Actor, pair_id: uuid.UUID) -> DuplicatePair:
     """Leave a pair for later: it moves to the `skipped` list and scans do not re-add it."""
     require(actor, CUSTOMERS, Action.CREATE)
@@ -130,18 +171,23 @@ def mark_not_duplicate(session: Session, actor: Actor, pair_id: uuid.UUID) -> Du
 
 
 def merge_and_rekey(
-    session: Session, actor: Actor, survivor_id: uuid.UUID, other_ids: list[uuid.UUID]
-) -> None:
+    session: Session,
+    actor: Actor,
+    survivor_id: uuid.UUID,
+    other_ids: list[uuid.UUID],
+    choices: dict[str, str] | None = None,
+) -> MergeResult:
     """Merge, then re-key the survivor: a merge may combine phones and emails into it."""
     # Lazy: merges is another domain and imports customers, as we do.
     from majlis.merges.service import merge_customers
 
-    merge_customers(session, actor, survivor_id, other_ids)
+    result = merge_customers(session, actor, survivor_id, other_ids, choices)
     for customer_id in (survivor_id, *other_ids):
         customer = session.get(Customer, (actor.company_id, customer_id))
         if customer is not None:
             session.refresh(customer)
             refresh_keys(session, actor.company_id, customer)
+    return result
 
 
 def _oldest(session: Session, actor: Actor, customer_ids: set[uuid.UUID]) -> uuid.UUID:
@@ -154,19 +200,34 @@ def _oldest(session: Session, actor: Actor, customer_ids: set[uuid.UUID]) -> uui
     return rows.scalars().first() or min(customer_ids)
 
 
-def merge_pair(
-    session: Session, actor: Actor, pair_id: uuid.UUID, survivor_id: uuid.UUID | None = None
-) -> DuplicatePair:
-    """Merge the two customers of a pair (the older survives unless `survivor_id` says)."""
+def merge_pair_as_chosen(
+    session: Session,
+    actor: Actor,
+    pair_id: uuid.UUID,
+    survivor_id: uuid.UUID | None = None,
+    choices: dict[str, str] | None = None,
+) -> MergeResult:
+    """Merge the two customers of a pair with per-field `choices` (see `merges.fields`).
+
+    The older customer survives unless `survivor_id` says otherwise; the merge
+    page uses the result's `merge_id` to offer its undo.
+    """
     require(actor, CUSTOMERS, Action.MERGE)
     pair = _open_pair(session, actor, pair_id)
     members = {pair.customer_id_a, pair.customer_id_b}
     if survivor_id is not None and survivor_id not in members:
         raise ValidationFailed.single("survivor_id", "must be one of the pair's two customers")
     survivor = survivor_id or _oldest(session, actor, members)
-    merge_and_rekey(session, actor, survivor, sorted(members - {survivor}))
-    _close(session, actor, pair, PairStatus.MERGED)
-    return pair
+    # The merge closes the pair (`close_pairs_answered_by_merge`).
+    return merge_and_rekey(session, actor, survivor, sorted(members - {survivor}), choices)
+
+
+def merge_pair(
+    session: Session, actor: Actor, pair_id: uuid.UUID, survivor_id: uuid.UUID | None = None
+) -> DuplicatePair:
+    """Merge the two customers of a pair (the older survives unless `survivor_id` says)."""
+    merge_pair_as_chosen(session, actor, pair_id, survivor_id)
+    return get_pair(session, actor, pair_id)
 
 
 def decide(
@@ -222,22 +283,26 @@ def _merge_component(
     except DomainError as exc:
         savepoint.rollback()
         return [PairOutcome(pair.id, "failed", detail=exc.detail) for pair in component]
-    savepoint.commit()
-    for pair in component:
-        _close(session, actor, pair, PairStatus.MERGED)
+    savepoint.commit()  # the merge closed the component's pairs
     return [PairOutcome(pair.id, "merged", merged_into=survivor) for pair in component]
 
 
 def bulk_accept(
-    session: Session, actor: Actor, min_probability: float, limit: int
+    session: Session,
+    actor: Actor,
+    min_probability: float,
+    limit: int,
+    pair_ids: Collection[uuid.UUID] | None = None,
 ) -> list[PairOutcome]:
     """Merge every pending pair at or above `min_probability`, cluster by cluster.
 
     Pairs sharing customers are merged together into the oldest customer; a
     cluster whose merge is refused (e.g. a concurrent merge) is reported as
-    failed and left pending, the others go ahead.
+    failed and left pending, the others go ahead. `pair_ids` limits it to the
+    pairs a reviewer selected (the review page's bulk "Accept").
     """
     require(actor, CUSTOMERS, Action.MERGE)
+    selected = () if pair_ids is None else (DuplicatePair.id.in_(list(pair_ids)),)
     pairs = list(
         session.scalars(
             select(DuplicatePair)
@@ -245,6 +310,7 @@ def bulk_accept(
                 DuplicatePair.company_id == actor.company_id,
                 DuplicatePair.status == PairStatus.PENDING,
                 DuplicatePair.match_probability >= min_probability,
+                *selected,
             )
             .order_by(DuplicatePair.match_probability.desc(), DuplicatePair.id)
             .limit(limit)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from majlis.core.errors import FieldError, ValidationFailed
 from majlis.core.i18n import normalize_text
@@ -92,6 +93,15 @@ def map_headers(headers: list[str], overrides: dict[str, str | None]) -> dict[in
             [FieldError("file", f"no column maps to 'name' (headers: {', '.join(headers)})")]
         )
     return mapping
+
+
+def suggested_fields(headers: list[str]) -> list[str | None]:
+    """Each header's field by alias, as `map_headers` would pick it (the web wizard's defaults)."""
+    suggested: list[str | None] = []
+    for header in headers:
+        field = _ALIAS_INDEX.get(_header_key(header))
+        suggested.append(field if field not in suggested else None)
+    return suggested
 
 
 def detect_encoding(stream: IO[bytes]) -> str:
@@ -183,7 +193,10 @@ def _refuse_zip_bombs(stream: IO[bytes]) -> None:
 
 def _xlsx_sheet(stream: IO[bytes]) -> Sheet:
     _refuse_zip_bombs(stream)
-    workbook = load_workbook(stream, read_only=True, data_only=True)
+    try:
+        workbook = load_workbook(stream, read_only=True, data_only=True)
+    except (KeyError, ValueError, InvalidFileException) as exc:  # a zip, but not a workbook
+        raise ValidationFailed([FieldError("file", "not a valid XLSX file")]) from exc
     rows = workbook.active.iter_rows(values_only=True)
     headers = [clean_cell(h) for h in next(rows, ())]
     cells = ([clean_cell(c) for c in row] for row in rows if any(c is not None for c in row))

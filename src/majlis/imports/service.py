@@ -32,6 +32,7 @@ from majlis.core.errors import NotFound, ValidationFailed
 from majlis.core.ids import new_id
 from majlis.core.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from majlis.core.permissions import ALL, NONE, Action, Actor, Matrix, Role, require
+from majlis.customers.models import Customer
 from majlis.imports.models import ImportJob, ImportPolicy, ImportRow, ImportStatus
 from majlis.imports.reading import FIELDS, Sheet, map_headers, open_sheet
 
@@ -464,6 +465,42 @@ def row_errors(
     items = [(n, e["column"], e["message"]) for n, errors in rows[:limit] for e in errors]
     next_cursor = encode_cursor([rows[limit - 1][0]]) if len(rows) > limit else None
     return Page(items, next_cursor)
+
+
+def recent_jobs(session: Session, actor: Actor, limit: int = DEFAULT_LIMIT) -> list[ImportJob]:
+    """The company's latest import jobs, newest first (UUIDv7 ids: the primary key's order)."""
+    require(actor, IMPORTS, Action.VIEW)
+    return list(
+        session.scalars(
+            select(ImportJob)
+            .where(ImportJob.company_id == actor.company_id)
+            .order_by(ImportJob.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def staged_rows(
+    session: Session, actor: Actor, job_id: uuid.UUID, *, flagged_only: bool, limit: int
+) -> list[tuple[ImportRow, str | None]]:
+    """A job's first rows in file order (or its first rows with errors or matches), each with
+    the name of the existing customer it matches."""
+    get_job(session, actor, job_id)
+    query = (
+        select(ImportRow, Customer.name)
+        .outerjoin(
+            Customer,
+            (Customer.company_id == ImportRow.company_id) & (Customer.id == ImportRow.match_id),
+        )
+        .where(ImportRow.company_id == actor.company_id, ImportRow.job_id == job_id)
+        .order_by(ImportRow.row_number)
+        .limit(limit)
+    )
+    if flagged_only:
+        query = query.where(
+            (ImportRow.errors != text("'[]'::jsonb")) | ImportRow.match_id.is_not(None)
+        )
+    return [(row, name) for row, name in session.execute(query).tuples()]
 
 
 def iter_all_errors(

@@ -293,12 +293,15 @@ def list_tasks(
     status: TaskStatus | None = None,
     assigned_to: uuid.UUID | None = None,
     customer_id: uuid.UUID | None = None,
+    unassigned: bool = False,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[Task]:
-    """Tasks in queue order (rank_at, id), keyset-paginated."""
+    """Tasks in queue order (rank_at, id), keyset-paginated; `unassigned`: the pool only."""
     require(actor, JOURNEYS, Action.VIEW)
     query = select(Task).where(Task.company_id == actor.company_id)
+    if unassigned:
+        query = query.where(Task.assigned_to.is_(None))
     for column, value in (
         (Task.status, status),
         (Task.assigned_to, assigned_to),

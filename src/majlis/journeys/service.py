@@ -14,7 +14,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
@@ -28,6 +39,7 @@ from majlis.core.ids import new_id
 from majlis.core.pagination import Page, decode_cursor, encode_cursor
 from majlis.core.permissions import ALL, NONE, Access, Action, Actor, Matrix, Role, require
 from majlis.core.timeline import table_source
+from majlis.customers.models import Customer
 from majlis.customers.service import get_customer
 from majlis.journeys.models import WorkflowAction, WorkflowEvent, WorkflowStage, WorkflowState
 from majlis.journeys.schemas import JourneyUpdate, StageIn, WorkflowIn
@@ -457,3 +469,52 @@ def update_journey(
         session, actor, "journey.updated", "customer", customer_id, before=before, after=values
     )
     return state
+
+
+# ----- the funnel -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StageCount:
+    stage: WorkflowStage
+    customers: int
+    deal_value: Decimal
+
+
+def journeys_of_live_customers(actor: Actor, *columns: Any) -> Select[Any]:
+    """`columns` over the company's live customers, each outer-joined to its journey state."""
+    return (
+        select(*columns)
+        .select_from(Customer)
+        .outerjoin(
+            WorkflowState,
+            (WorkflowState.company_id == Customer.company_id)
+            & (WorkflowState.customer_id == Customer.id),
+        )
+        .where(Customer.company_id == actor.company_id, Customer.deleted_at.is_(None))
+    )
+
+
+def journey_assignee() -> ColumnElement[Any]:
+    """Who a customer's journey is assigned to; never moved, its owner (as `journey_state`)."""
+    return case(
+        (WorkflowState.customer_id.is_(None), Customer.owner_id), else_=WorkflowState.assigned_to
+    )
+
+
+def funnel_by_stage(
+    session: Session, actor: Actor, *, assigned_to: uuid.UUID | None = None
+) -> list[StageCount]:
+    """Live customers per stage, in the workflow's order, with their deals' total value.
+
+    A customer never moved stands in the first stage (as `journey_state` says);
+    `assigned_to` counts only the journeys assigned to that person.
+    """
+    stages = workflow_stages(session, actor)
+    stage_key = func.coalesce(WorkflowState.stage_key, stages[0].key)
+    query = journeys_of_live_customers(
+        actor, stage_key, func.count(), func.coalesce(func.sum(WorkflowState.deal_value), 0)
+    )
+    if assigned_to is not None:
+        query = query.where(journey_assignee() == assigned_to)
+    rows = session.execute(query.group_by(stage_key)).all()
+    counts = {key: (int(customers), Decimal(value)) for key, customers, value in rows}
+    return [StageCount(stage, *counts.get(stage.key, (0, Decimal(0)))) for stage in stages]

@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from majlis.core import audit, outbox
 from majlis.core.errors import Conflict, NotFound, ValidationFailed
 from majlis.core.ids import new_id
+from majlis.core.pagination import Page, decode_cursor, encode_cursor
 from majlis.core.permissions import ALL, NONE, Access, Action, Actor, Matrix, Role, require
+from majlis.customers.models import Customer
 from majlis.customers.service import get_customer
 from majlis.journeys.service import record_event
 from majlis.loyalty.models import (
@@ -261,6 +263,57 @@ def rolling_points(
         )
     )
     return int(total or 0)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a member stands: tier, balance, rolling points and the next tier up."""
+
+    tier: LoyaltyTier
+    next_tier: LoyaltyTier | None  # None at the top tier
+    balance: int
+    rolling_points: int
+
+    @property
+    def points_to_next(self) -> int | None:
+        return None if self.next_tier is None else self.next_tier.min_points - self.rolling_points
+
+
+def standing(session: Session, actor: Actor, member: LoyaltyMember) -> Standing:
+    """The member's tier and the distance to the next one, on the rolling 12-month points."""
+    tier_list = tiers(session, actor)
+    rolling = rolling_points(session, actor, member.id)
+    return Standing(
+        tier=next((t for t in tier_list if t.key == member.tier_key), tier_list[0]),
+        next_tier=next((t for t in tier_list if t.min_points > rolling), None),
+        balance=balance(session, actor, member.id),
+        rolling_points=rolling,
+    )
+
+
+def ledger_page(
+    session: Session, actor: Actor, member_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[PointsEntry]:
+    """The member's ledger newest first, keyset-paged on (occurred_at, id) for the pages."""
+    get_member(session, actor, member_id)
+    query = (
+        select(PointsEntry)
+        .where(PointsEntry.company_id == actor.company_id, PointsEntry.member_id == member_id)
+        .order_by(PointsEntry.occurred_at.desc(), PointsEntry.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        occurred_at, last_id = decode_cursor(cursor, 2)
+        query = query.where(
+            tuple_(PointsEntry.occurred_at, PointsEntry.id)
+            < tuple_(literal(datetime.fromisoformat(occurred_at)), literal(uuid.UUID(last_id)))
+        )
+    rows = list(session.scalars(query))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.occurred_at.isoformat(), str(last.id)])
+    return Page(rows[:limit], next_cursor)
 
 
 def ledger(session: Session, actor: Actor, member_id: uuid.UUID) -> list[PointsEntry]:
@@ -766,3 +819,76 @@ def member_achievement_keys(session: Session, actor: Actor, member_id: uuid.UUID
             .order_by(Achievement.key)
         )
     )
+
+
+# ----- members at a glance --------------------------------------------------------------------
+@dataclass(frozen=True)
+class MemberRow:
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    name: str
+    name_ar: str | None
+    tier_key: str
+    balance: int
+
+
+def list_members(
+    session: Session, actor: Actor, cursor: str | None = None, limit: int = 25
+) -> Page[MemberRow]:
+    """Members in joining order (keyset on the UUIDv7 id), each with name, tier and balance.
+
+    The balance is the ledger's sum, taken per listed member inside the one query.
+    """
+    require(actor, LOYALTY, Action.VIEW)
+    points = (
+        select(func.coalesce(func.sum(PointsEntry.points), 0))
+        .where(
+            PointsEntry.company_id == LoyaltyMember.company_id,
+            PointsEntry.member_id == LoyaltyMember.id,
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            LoyaltyMember.id,
+            LoyaltyMember.customer_id,
+            Customer.name,
+            Customer.name_ar,
+            LoyaltyMember.tier_key,
+            points.label("balance"),
+        )
+        .join(
+            Customer,
+            (Customer.company_id == LoyaltyMember.company_id)
+            & (Customer.id == LoyaltyMember.customer_id),
+        )
+        .where(LoyaltyMember.company_id == actor.company_id)
+    )
+    if cursor:
+        (last_id,) = decode_cursor(cursor, 1)
+        query = query.where(LoyaltyMember.id > _cursor_id(last_id))
+    rows = session.execute(query.order_by(LoyaltyMember.id).limit(limit + 1)).all()
+    items = [
+        MemberRow(row.id, row.customer_id, row.name, row.name_ar, row.tier_key, int(row.balance))
+        for row in rows[:limit]
+    ]
+    next_cursor = encode_cursor([str(items[-1].id)]) if len(rows) > limit else None
+    return Page(items, next_cursor)
+
+
+def _cursor_id(value: object) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise ValidationFailed.single("cursor", "is not a cursor this API issued") from exc
+
+
+def members_by_tier(session: Session, actor: Actor) -> dict[str, int]:
+    """How many members each tier holds (tiers without members are absent)."""
+    require(actor, LOYALTY, Action.VIEW)
+    rows = session.execute(
+        select(LoyaltyMember.tier_key, func.count())
+        .where(LoyaltyMember.company_id == actor.company_id)
+        .group_by(LoyaltyMember.tier_key)
+    )
+    return {key: int(count) for key, count in rows.tuples()}

@@ -56,6 +56,30 @@ def resolver_for(table: str) -> Resolver | None:
     return _RESOLVERS.get(table)
 
 
+# (session, actor, survivor id, merged ids): run in the merge's transaction after every
+# reference has moved, for a domain whose rows mean something else once two customers are
+# one (a pending "are these the same?" pair between them is answered by the merge itself).
+AfterMerge = Callable[[Session, Actor, uuid.UUID, list[uuid.UUID]], None]
+_AFTER_MERGE: dict[str, AfterMerge] = {}
+
+
+def after_merge(name: str) -> Callable[[AfterMerge], AfterMerge]:
+    """Register a step under `name` that every merge runs once its references have moved."""
+
+    def register(step: AfterMerge) -> AfterMerge:
+        _AFTER_MERGE[name] = step
+        return step
+
+    return register
+
+
+def run_after_merge(
+    session: Session, actor: Actor, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID]
+) -> None:
+    for name in sorted(_AFTER_MERGE):
+        _AFTER_MERGE[name](session, actor, survivor_id, merged_ids)
+
+
 def register_derived_table(table: str) -> None:
     """Declare `table` as computed from the customer's own fields (e.g. by a trigger).
 

@@ -41,7 +41,7 @@ from majlis.merges.references import (
     repoint,
     rows_not_on,
 )
-from majlis.merges.resolvers import Collision, is_derived, resolver_for
+from majlis.merges.resolvers import Collision, is_derived, resolver_for, run_after_merge
 
 ENTITY = "customer"
 # How long a merge can be undone; documented in docs/merges.md.
@@ -339,6 +339,7 @@ def _merge(
     snapshots = {str(other.id): full_snapshot(other) for other in others}
     _apply_values(session, survivor, others, merged_values(survivor, others, choices))
     moves = _move_references(session, actor, survivor.id, others)
+    run_after_merge(session, actor, survivor.id, list(other_ids))
     session.refresh(survivor)  # triggers (e.g. balances) may have changed it
     merge_id = _record_merge(session, actor, survivor, others, before, snapshots, choices, moves)
     return MergeResult(

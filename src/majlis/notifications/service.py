@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, insert, or_, select
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from majlis.accounts.models import Membership
@@ -154,3 +154,47 @@ def dismiss(session: Session, actor: Actor, notification_id: uuid.UUID) -> None:
     if notification.dismissed_at is None:
         notification.dismissed_at = datetime.now(UTC)
         session.flush()
+
+
+def unread_count(session: Session, actor: Actor, *, cap: int = 100) -> int:
+    """How many live notifications the actor has not read, counted up to `cap` (a badge)."""
+    user_id = _user(actor)
+    unread = (
+        select(Notification.id)
+        .where(*_live(actor, user_id), Notification.read_at.is_(None))
+        .limit(cap)
+        .subquery()
+    )
+    return session.scalar(select(func.count()).select_from(unread)) or 0
+
+
+def inbox(
+    session: Session, actor: Actor, *, cursor: str | None = None, limit: int = 50
+) -> Page[Notification]:
+    """The actor's live notifications, unread first, each group newest first (keyset)."""
+    user_id = _user(actor)
+    is_read = Notification.read_at.is_not(None)
+    query = select(Notification).where(*_live(actor, user_id))
+    if cursor:
+        last_read, last_id = decode_cursor(cursor, 2)
+        older = Notification.id < uuid.UUID(str(last_id))
+        # After an unread one: older unread ones, then every read one; after a read one: older.
+        query = query.where(and_(is_read, older) if last_read is True else or_(is_read, older))
+    rows = list(session.scalars(query.order_by(is_read, Notification.id.desc()).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.read_at is not None, str(last.id)])
+    return Page(rows[:limit], next_cursor)
+
+
+def mark_all_read(session: Session, actor: Actor) -> int:
+    """Mark every live unread notification of the actor read; returns how many."""
+    user_id = _user(actor)
+    result = session.execute(
+        update(Notification)
+        .where(*_live(actor, user_id), Notification.read_at.is_(None))
+        .values(read_at=datetime.now(UTC))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

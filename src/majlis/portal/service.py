@@ -103,6 +103,8 @@ def request_link(
             "customer_id": str(customer.id),
             "address": email or customer.phone,
             "token": raw,
+            # The portal page that opens the session; the sender prefixes the public address.
+            "path": f"/portal/{company_id}/open?token={raw}",
             "expires_at": link.expires_at.isoformat(),
         },
     )

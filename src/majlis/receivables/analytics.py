@@ -106,3 +106,48 @@ def reminder_analytics(
             if level in rows
         ],
     )
+
+
+# Ageing: open balances by days past due, one pass over the open-invoice index.
+AGEING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+_AGEING = text(
+    """
+    SELECT CASE WHEN due_date >= :today THEN 'current'
+                WHEN due_date >= :today - 30 THEN '1-30'
+                WHEN due_date >= :today - 60 THEN '31-60'
+                WHEN due_date >= :today - 90 THEN '61-90'
+                ELSE '90+' END AS bucket,
+           currency,
+           sum(amount - amount_paid) AS outstanding,
+           count(*) AS invoices
+      FROM invoices
+     WHERE company_id = :company_id AND status IN ('open', 'partially_paid')
+     GROUP BY 1, 2
+    """
+)
+
+
+@dataclass(frozen=True)
+class AgeingBucket:
+    bucket: str
+    outstanding: Decimal
+    invoices: int
+
+
+def receivables_ageing(
+    session: Session, actor: Actor, today: date
+) -> dict[str, list[AgeingBucket]]:
+    """Open balances per currency in the buckets current, 1–30, 31–60, 61–90 and 90+ days late.
+
+    Every bucket is present (zero when empty), in that order, for each currency owed.
+    """
+    require(actor, RECEIVABLES, Action.VIEW)
+    found: dict[str, dict[str, AgeingBucket]] = {}
+    for row in session.execute(_AGEING, {"company_id": actor.company_id, "today": today}):
+        found.setdefault(row.currency, {})[row.bucket] = AgeingBucket(
+            row.bucket, Decimal(row.outstanding), int(row.invoices)
+        )
+    return {
+        currency: [buckets.get(name, AgeingBucket(name, Decimal(0), 0)) for name in AGEING_BUCKETS]
+        for currency, buckets in sorted(found.items())
+    }

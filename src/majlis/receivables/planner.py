@@ -174,16 +174,25 @@ pending AS MATERIALIZED (
    WHERE r.company_id = :company_id AND r.delivery_status IN ('scheduled', 'sending'))"""
 
 
-def _eligible(last_contact_at: str, interval_days: str = "CAST(:interval_days AS integer)") -> str:
+# A customer a reminder can reach at all: live, active, with an e-mail address.
+_REACHABLE = "c.deleted_at IS NULL AND c.is_active AND c.email IS NOT NULL"
+
+
+def _eligible(
+    last_contact_at: str,
+    interval_days: str = "CAST(:interval_days AS integer)",
+    reachable: str = _REACHABLE,
+) -> str:
     """The eligibility rule as a WHERE clause over `c` (customers), `ov` (overrides) and the
     `pending` CTE.
 
     `last_contact_at` is the SQL expression for the customer's latest sent reminder
     (sent, delivered or unconfirmed: the ones with a sent_at); each query computes it
-    the way that suits its size; `interval_days` the company's contact interval.
+    the way that suits its size; `interval_days` the company's contact interval;
+    `reachable` the customer-row part, for a query that checked it already.
     """
     return f"""
-  c.deleted_at IS NULL AND c.is_active AND c.email IS NOT NULL
+  {reachable}
   AND NOT coalesce(ov.opt_out, false)
   AND NOT EXISTS (SELECT 1 FROM pending p WHERE p.customer_id = c.id)
   AND ({last_contact_at} IS NULL
@@ -234,13 +243,14 @@ SELECT o.customer_id, o.invoice_ids, o.balances, o.days_overdue,
 # policy (today in its time zone, its contact interval) is read in the statement. The
 # ids travel as one array literal and the answer comes back as their positions in it:
 # binding 1,000 UUIDs one by one and reading 1,000 UUID rows cost more than the query.
-# The asked customers are fetched by primary key first (`asked`): planned together with
-# the rule's filters, a tenant whose customers mostly have e-mails (where the table as a
-# whole mostly does not) was estimated at a few hundred rows and scanned whole. "Has
-# something overdue" is the row's own `oldest_open_due_date`, kept by the invoices
-# trigger. The contact interval is checked against the reminders sent within the
-# longest interval in force (company setting or any override), read as one range of the
-# recent index and hashed: at most about one per customer.
+# The asked customers are fetched by primary key, one probe each (`asked`: the LIMIT 1
+# keeps the lateral subquery from being flattened). Planned as a join instead, a tenant
+# whose customers mostly have e-mails (where the table as a whole mostly does not) was
+# estimated at a few hundred rows and scanned whole. "Has something overdue" is the
+# row's own `oldest_open_due_date`, kept by the invoices trigger. The contact interval
+# is checked against the reminders sent within the longest interval in force (company
+# setting or any override), read as one range of the recent index and hashed: at most
+# about one per customer.
 _ELIGIBLE_POSITIONS = text(
     f"""
 WITH {_PENDING}, policy AS MATERIALIZED (
@@ -259,17 +269,20 @@ WITH {_PENDING}, policy AS MATERIALIZED (
           GROUP BY policy.interval_days))
    GROUP BY r.customer_id
 ), asked AS MATERIALIZED (
-  SELECT s.position, c.company_id, c.id, c.deleted_at, c.is_active, c.email,
-         c.oldest_open_due_date
+  SELECT s.position, c.company_id, c.id
     FROM unnest(CAST(:customer_ids AS uuid[])) WITH ORDINALITY AS s(id, position)
-    JOIN customers c ON c.company_id = :company_id AND c.id = s.id
+   CROSS JOIN policy
+   CROSS JOIN LATERAL (
+         SELECT c.company_id, c.id FROM customers c
+          WHERE c.company_id = :company_id AND c.id = s.id
+            AND {_REACHABLE} AND c.oldest_open_due_date < policy.today
+          LIMIT 1) c
 )
 SELECT coalesce(array_agg(c.position ORDER BY c.position), '{{}}')
   FROM asked c CROSS JOIN policy
   LEFT JOIN customer_reminder_overrides ov ON ov.company_id = c.company_id AND ov.customer_id = c.id
   LEFT JOIN recent ON recent.customer_id = c.id
- WHERE c.oldest_open_due_date < policy.today
-   AND {_eligible("recent.last_contact_at", "policy.interval_days")}
+ WHERE {_eligible("recent.last_contact_at", "policy.interval_days", reachable="true")}
 """
 )
 # What a company without a settings row gets: the settings table's own default.

@@ -110,5 +110,5 @@ def switch_company(request: Request, form: VerifiedForm) -> Response:
             raise NotFound("company", raw) from exc
         if target not in {company_id for company_id, _, _ in page.memberships}:
             raise NotFound("company", target)
-    page.web.update(company_id=target, recent=[], flash=N_("Switched company."))
+    page.web.update(company_id=target, flash=N_("Switched company."))
     return redirect(request, "/customers")

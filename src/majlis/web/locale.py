@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -86,6 +87,16 @@ def _buddhist_pattern(pattern: str, year: int) -> str:
     return re.sub(r"y+", f"'{year + BUDDHIST_ERA_OFFSET}'", pattern)
 
 
+class Bilingual(Protocol):
+    """Anything named in English with an optional Arabic name: stages, tiers, customers."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def name_ar(self) -> str | None: ...
+
+
 class Formatter:
     """Formats dates, times, money and numbers for one language and one time zone."""
 
@@ -139,6 +150,10 @@ class Formatter:
         if amount is None:
             return ""
         return str(format_currency(amount, currency, locale=self.locale))
+
+    def name_of(self, item: Bilingual) -> str:
+        """The item's Arabic name for an Arabic reader when it has one, else its name."""
+        return item.name_ar if self.language.code == "ar" and item.name_ar else item.name
 
     def number(self, value: int | Decimal | None) -> str:
         return "" if value is None else str(format_decimal(value, locale=self.locale))

@@ -11,10 +11,36 @@ from fastapi import APIRouter
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from majlis.web import auth_pages, customer_pages, receivables_pages
+from majlis.web import (
+    auth_pages,
+    customer_pages,
+    customer_tab_pages,
+    dashboard_pages,
+    import_pages,
+    journey_pages,
+    loyalty_pages,
+    merge_pages,
+    notification_pages,
+    portal_pages,
+    receivables_pages,
+    settings_pages,
+)
 from majlis.web.rendering import STATIC_DIR
 
-PAGE_ROUTERS = (auth_pages.router, customer_pages.router, receivables_pages.router)
+PAGE_ROUTERS = (
+    auth_pages.router,
+    import_pages.router,  # before customer_pages: /customers/export is not a customer id
+    customer_pages.router,
+    receivables_pages.router,
+    customer_tab_pages.router,
+    portal_pages.router,
+    dashboard_pages.router,
+    loyalty_pages.router,
+    journey_pages.router,
+    notification_pages.router,
+    merge_pages.router,
+    settings_pages.router,
+)
 # URLs carry a content hash (`static_url`), so a year of caching is safe.
 STATIC_CACHE = "public, max-age=31536000, immutable"
 

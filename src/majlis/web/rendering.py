@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from majlis.accounts.models import Company, User
 from majlis.accounts.service import get_company, user_companies
 from majlis.core.db import get_engine, tenant_session
-from majlis.core.errors import DomainError, NotFound
+from majlis.core.errors import DomainError, MovedPermanently, NotFound
 from majlis.core.permissions import Actor, Role
 from majlis.web.locale import LANGUAGES, N_, Formatter, negotiate_language
 from majlis.web.security import (
@@ -207,6 +207,16 @@ def error_page(request: Request, error: DomainError) -> HTMLResponse:
     )
 
 
+def _moved_page(request: Request, moved: MovedPermanently) -> Response:
+    """A merged-away customer's page opens the survivor's; a form posted to it is a 404."""
+    location = moved.moved_path(request.url.path)
+    if location is None or request.method != "GET":
+        return error_page(request, NotFound(moved.extra["entity"], moved.old_id))
+    if request.url.query:
+        location += f"?{request.url.query}"
+    return RedirectResponse(location, status_code=301)
+
+
 class PageRoute(APIRoute):
     """An APIRoute whose errors are HTML pages and whose responses carry the session cookie.
 
@@ -222,6 +232,8 @@ class PageRoute(APIRoute):
                 response = await endpoint(request)
             except SignInRequired:
                 response = _sign_in_redirect(request)
+            except MovedPermanently as exc:
+                response = _moved_page(request, exc)
             except DomainError as exc:
                 response = error_page(request, exc)
             except RequestValidationError:

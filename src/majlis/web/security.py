@@ -31,7 +31,6 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SECRET_ENV = "MAJLIS_SECRET_KEY"
 SECRET_FILE = "web-secret-key"
-RECENT_LIMIT = 8
 
 # No inline scripts or styles anywhere, so the policy can forbid them outright.
 CONTENT_SECURITY_POLICY = (
@@ -88,6 +87,14 @@ def _signer() -> URLSafeTimedSerializer:
         return _serializer
 
 
+def cookie_signer(salt: str) -> URLSafeTimedSerializer:
+    """A serializer with the session's key but its own salt, for another signed cookie.
+
+    The salt keeps the cookies apart: a session cookie is never a valid portal cookie.
+    """
+    return URLSafeTimedSerializer(_secret_key(), salt=salt)
+
+
 # ----- the session ------------------------------------------------------------------------
 @dataclass
 class WebSession:
@@ -97,7 +104,6 @@ class WebSession:
     lang: str | None = None
     user_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
-    recent: list[str] = field(default_factory=list)
     flash: str | None = None
     changed: bool = True
 
@@ -109,25 +115,17 @@ class WebSession:
         """A fresh CSRF token at sign-in, so a token seen before sign-in is worthless after."""
         self.user_id, self.company_id = user_id, company_id
         self.csrf = secrets.token_urlsafe(32)
-        self.recent = []
         self.changed = True
 
     def sign_out(self) -> None:
         self.user_id = self.company_id = None
         self.csrf = secrets.token_urlsafe(32)
-        self.recent = []
         self.changed = True
 
     def update(self, **values: Any) -> None:
         for name, value in values.items():
             setattr(self, name, value)
         self.changed = True
-
-    def mark_viewed(self, customer_id: uuid.UUID) -> None:
-        entry = str(customer_id)
-        recent = [entry, *(item for item in self.recent if item != entry)][:RECENT_LIMIT]
-        if recent != self.recent:
-            self.update(recent=recent)
 
     def pop_flash(self) -> str | None:
         message = self.flash
@@ -141,7 +139,6 @@ class WebSession:
             "lang": self.lang,
             "uid": str(self.user_id) if self.user_id else None,
             "cid": str(self.company_id) if self.company_id else None,
-            "recent": self.recent,
             "flash": self.flash,
         }
 
@@ -152,7 +149,6 @@ class WebSession:
             lang=data.get("lang"),
             user_id=uuid.UUID(data["uid"]) if data.get("uid") else None,
             company_id=uuid.UUID(data["cid"]) if data.get("cid") else None,
-            recent=[str(item) for item in data.get("recent") or []],
             flash=data.get("flash"),
             changed=False,
         )
