@@ -67,5 +67,5 @@ def test_dashboard_and_loyalty_fit_a_phone(
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px"
         phone_tab.check_accessibility(name)
     page.get_by_role("button", name="Redeem").click()
-    expect(page.get_by_role("status")).to_have_text("The reward was redeemed.")
+    expect(page.get_by_role("status")).to_have_text("Reward redeemed.")
     expect(page.locator("#points-balance")).to_have_text("1,000")

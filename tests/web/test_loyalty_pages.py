@@ -114,7 +114,7 @@ def test_member_page_shows_ledger_and_redeems(company: WebCompany, browser: Brow
     response = browser.submit(f"/loyalty/members/{amal}/redeem", {"reward_id": str(coffee)})
     assert response.status_code == 303
     page = browser.page(f"/loyalty/members/{amal}").text
-    assert "The reward was redeemed." in page
+    assert "Reward redeemed." in page
     assert re.search(r'id="points-balance">1,000<', page)
     assert "Redeemed" in rows(page, "ledger")[0] and ">-500<" in rows(page, "ledger")[0]
     assert balance(company, amal) == 1000

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from majlis.accounts.models import User
 from majlis.conversations import service as conversations
@@ -259,32 +260,50 @@ def add_project(request: Request, customer_id: uuid.UUID, form: VerifiedForm) ->
     return _add_related(request, customer_id, form, PROJECT_FORM)
 
 
+@dataclass(frozen=True)
+class Archivable:
+    """A contact or a project on the tab: how to read it and archive it, and what to say."""
+
+    entity: str
+    get: Callable[[Session, Actor, uuid.UUID], Any]
+    archive: Callable[[Session, Actor, uuid.UUID], object]
+    archived: str
+
+
+CONTACTS = Archivable(
+    "contact", organizations.get_contact, organizations.archive_contact, N_("Contact archived.")
+)
+PROJECTS = Archivable(
+    "project", organizations.get_project, organizations.archive_project, N_("Project archived.")
+)
+
+
+def _archive(
+    request: Request, customer_id: uuid.UUID, kind: Archivable, item_id: uuid.UUID
+) -> Response:
+    """Archive one of this organization's contacts or projects (another's is a 404)."""
+    with signed_in(request) as page:
+        organization = _organization(page, customer_id)
+        item = kind.get(page.db, page.actor, item_id)
+        if item.organization_id != organization.id:
+            raise NotFound(kind.entity, item_id)
+        kind.archive(page.db, page.actor, item.id)
+        page.web.update(flash=kind.archived)
+        return redirect(request, f"/customers/{organization.id}/relationships")
+
+
 @router.post("/customers/{customer_id}/relationships/contacts/{contact_id}/archive")
 def archive_contact(
     request: Request, customer_id: uuid.UUID, contact_id: uuid.UUID, form: VerifiedForm
 ) -> Response:
-    with signed_in(request) as page:
-        organization = _organization(page, customer_id)
-        contact = organizations.get_contact(page.db, page.actor, contact_id)
-        if contact.organization_id != organization.id:
-            raise NotFound("contact", contact_id)
-        organizations.archive_contact(page.db, page.actor, contact.id)
-        page.web.update(flash=N_("Contact archived."))
-        return redirect(request, f"/customers/{organization.id}/relationships")
+    return _archive(request, customer_id, CONTACTS, contact_id)
 
 
 @router.post("/customers/{customer_id}/relationships/projects/{project_id}/archive")
 def archive_project(
     request: Request, customer_id: uuid.UUID, project_id: uuid.UUID, form: VerifiedForm
 ) -> Response:
-    with signed_in(request) as page:
-        organization = _organization(page, customer_id)
-        project = organizations.get_project(page.db, page.actor, project_id)
-        if project.organization_id != organization.id:
-            raise NotFound("project", project_id)
-        organizations.archive_project(page.db, page.actor, project.id)
-        page.web.update(flash=N_("Project archived."))
-        return redirect(request, f"/customers/{organization.id}/relationships")
+    return _archive(request, customer_id, PROJECTS, project_id)
 
 
 # ----- conversations -------------------------------------------------------------------------
@@ -522,22 +541,37 @@ def enrol(request: Request, customer_id: uuid.UUID, form: VerifiedForm) -> Respo
         return _loyalty(page, customer, enrol_errors=errors, referral_code=code)
 
 
+def _posted_reward_id(form: FormData) -> uuid.UUID:
+    try:
+        return RedeemIn.model_validate({"reward_id": text_value(form, "reward_id")}).reward_id
+    except ValidationError as exc:
+        raise NotFound("reward", text_value(form, "reward_id")) from exc
+
+
+def redeem_reward(page: Page, member: LoyaltyMember, form: FormData) -> str | None:
+    """`loyalty.service.redeem` for the posted reward: None when done (and flashed), else the
+    refusal (points, tier, stock, per-member limit) with nothing written.
+
+    The staff member page and the customer's Loyalty tab both redeem through here.
+    """
+    reward_id = _posted_reward_id(form)
+    try:
+        with page.db.begin_nested():
+            loyalty.redeem(page.db, page.actor, member.id, reward_id)
+    except Conflict as exc:
+        return exc.detail
+    page.web.update(flash=N_("Reward redeemed."))
+    return None
+
+
 @router.post("/customers/{customer_id}/loyalty/redeem")
 def redeem(request: Request, customer_id: uuid.UUID, form: VerifiedForm) -> Response:
-    """`loyalty.service.redeem`: the service locks the member, then the reward, and refuses
-    what the balance, tier, stock or per-member limit do not allow."""
     with signed_in(request) as page:
         customer = customers.get_customer(page.db, page.actor, customer_id)
         member = loyalty.member_of_customer(page.db, page.actor, customer.id)
         if member is None:
             raise NotFound("loyalty member", customer.id)
-        draft, _ = _validated(RedeemIn, {"reward_id": text_value(form, "reward_id")})
-        if draft is None:
-            raise NotFound("reward", text_value(form, "reward_id"))
-        try:
-            with page.db.begin_nested():
-                loyalty.redeem(page.db, page.actor, member.id, draft.reward_id)
-        except Conflict as exc:
-            return _loyalty(page, customer, refusal=exc.detail, status_code=409)
-        page.web.update(flash=N_("Reward redeemed."))
+        refusal = redeem_reward(page, member, form)
+        if refusal is not None:
+            return _loyalty(page, customer, refusal=refusal, status_code=409)
         return redirect(request, f"/customers/{customer.id}/loyalty")

@@ -14,16 +14,15 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
-from majlis.core.errors import Conflict, FieldError, NotFound
+from majlis.core.errors import Conflict, FieldError
 from majlis.core.permissions import Action, can, require
 from majlis.customers import service as customers
 from majlis.loyalty import service as loyalty
 from majlis.loyalty.models import LoyaltyMember, LoyaltyTier
-from majlis.loyalty.schemas import AdjustIn, RedeemIn
+from majlis.loyalty.schemas import AdjustIn
 from majlis.web.charts import Number
-from majlis.web.customer_tab_pages import ENTRY_KINDS
+from majlis.web.customer_tab_pages import ENTRY_KINDS, redeem_reward
 from majlis.web.dashboard_pages import category_chart
 from majlis.web.forms import VerifiedForm, field_errors, text_value
 from majlis.web.locale import N_
@@ -33,7 +32,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 MEMBERS_PAGE_SIZE = 25
 LEDGER_PAGE_SIZE = 25
-REDEEMED = N_("The reward was redeemed.")
 ADJUSTED = N_("The points were adjusted.")
 
 
@@ -116,25 +114,13 @@ def member(request: Request, member_id: uuid.UUID) -> Response:
         return _member_page(page, loyalty.get_member(page.db, page.actor, member_id))
 
 
-def _reward_id(form: FormData) -> uuid.UUID:
-    try:
-        return RedeemIn.model_validate({"reward_id": text_value(form, "reward_id")}).reward_id
-    except ValidationError as exc:
-        raise NotFound("reward", text_value(form, "reward_id")) from exc
-
-
 @router.post("/loyalty/members/{member_id}/redeem")
 def redeem(request: Request, member_id: uuid.UUID, form: VerifiedForm) -> Response:
-    """`loyalty.service.redeem`; a refusal (points, tier, stock, limit) is shown on the page."""
     with signed_in(request) as page:
         member = loyalty.get_member(page.db, page.actor, member_id)
-        reward_id = _reward_id(form)
-        try:
-            with page.db.begin_nested():
-                loyalty.redeem(page.db, page.actor, member.id, reward_id)
-        except Conflict as exc:
-            return _member_page(page, member, status_code=409, refusal=exc.detail)
-        page.web.update(flash=REDEEMED)
+        refusal = redeem_reward(page, member, form)
+        if refusal is not None:
+            return _member_page(page, member, status_code=409, refusal=refusal)
         return redirect(request, f"/loyalty/members/{member.id}")
 
 
