@@ -171,3 +171,19 @@ def test_eligibility_check_agrees_with_the_run_and_ignores_other_companies(
 
     assert set(eligible) == planned and len(planned) == 10
     assert eligible == [customer for customer in asked if customer in planned]  # asked order
+
+
+def test_the_eligibility_statement_is_planned_once_per_connection(app_engine, tenant) -> None:
+    # Its parsing and planning cost more than its execution; if preparation is ever
+    # switched off again (psycopg silently ignores `prepare=True` when the engine's
+    # prepare_threshold is None), this fails.
+    with tenant_session(app_engine, tenant.company_id) as session:
+        for _ in range(3):
+            planner.eligible_customer_ids(session, tenant.actor(), [uuid.uuid4()])
+        executions = session.scalar(
+            text(
+                "SELECT generic_plans + custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE '%found AS MATERIALIZED%'"
+            )
+        )
+    assert executions is not None and executions >= 3

@@ -40,6 +40,10 @@ def database_urls(settings: Settings, *, start: bool = True) -> tuple[str, str]:
     return cluster.url(APP_ROLE), cluster.url(OWNER_ROLE)
 
 
+# A use count no statement reaches on one connection before the pool recycles it.
+PREPARE_ONLY_WHEN_ASKED = 2**62
+
+
 def _build_engine(url: str, settings: Settings) -> Engine:
     return create_engine(
         url,
@@ -51,12 +55,13 @@ def _build_engine(url: str, settings: Settings) -> Engine:
             "connect_timeout": settings.connect_timeout_s,
             "options": f"-c statement_timeout={settings.statement_timeout_ms}",
             "application_name": "majlis",
-            # No server-side prepared statements: after five executions PostgreSQL
-            # may switch a prepared statement to a generic plan that cannot use
-            # the partial and tenant-leading indexes (measured: an email lookup
-            # went from 0.3 ms to 560 ms). Unnamed statements are planned with
-            # their real parameters, and stay safe behind pgBouncer.
-            "prepare_threshold": None,
+            # No server-side prepared statements unless a statement asks for one
+            # (`execute(..., prepare=True)`; psycopg ignores that when this is None):
+            # after five executions PostgreSQL may switch a prepared statement to a
+            # generic plan that cannot use the partial and tenant-leading indexes
+            # (measured: an email lookup went from 0.3 ms to 560 ms). Unnamed
+            # statements are planned with their real parameters.
+            "prepare_threshold": PREPARE_ONLY_WHEN_ASKED,
         },
     )
 
