@@ -54,6 +54,13 @@ def run_suite(
         list[str] | None,
         typer.Option(help="Run only these scenarios (repeatable; suites that support it)."),
     ] = None,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            help="Measure the companies an earlier run of this scale loaded, if all are there"
+            " (suites that support it)."
+        ),
+    ] = False,
 ) -> None:
     """Run SUITE at SCALE and write bench/results/<suite>-<scale>.json."""
     if suite not in SUITES or importlib.util.find_spec(f"majlis.bench.{suite}") is None:
@@ -62,7 +69,10 @@ def run_suite(
     console = Console()
     _bring_schema_to_head()
     module = importlib.import_module(f"majlis.bench.{suite}")
-    results = module.run(scale=scale, console=console, **({"only": only} if only else {}))
+    options: dict[str, object] = {"only": only} if only else {}
+    if reuse:
+        options["reuse"] = True
+    results = module.run(scale=scale, console=console, **options)
     path = write_results(suite, scale, results)
     console.print(markdown_table(results))
     console.print(f"results written to {path}")

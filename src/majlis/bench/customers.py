@@ -490,7 +490,9 @@ def import_scenario(rows: int, console: Console) -> ScenarioResult:
 SCENARIOS = ("listing", "searches", "lookups", "detail", "creates", "analytics", "import")
 
 
-def run(scale: int, console: Console, only: Sequence[str] = SCENARIOS) -> list[ScenarioResult]:
+def run(
+    scale: int, console: Console, only: Sequence[str] = SCENARIOS, reuse: bool = False
+) -> list[ScenarioResult]:
     """Load `scale` customers into one company (plus a skewed tail) and run the scenarios.
 
     `only` picks a subset of SCENARIOS (`majlis bench run customers --only lookups`),
@@ -500,8 +502,8 @@ def run(scale: int, console: Console, only: Sequence[str] = SCENARIOS) -> list[S
     if unknown:
         raise ValueError(f"unknown scenarios {sorted(unknown)}; choose from {SCENARIOS}")
     started = time.perf_counter()
-    console.print(f"loading {scale:,} customers (+ smaller tenants) …")
-    company = load_bench_data(scale)[0]
+    console.print(f"{'finding' if reuse else 'loading'} {scale:,} customers (+ smaller tenants) …")
+    company = load_bench_data(scale, reuse=reuse)[0]
     console.print(f"  loaded in {time.perf_counter() - started:,.0f} s")
     base_url, server = start_server()
     suite = Suite(company, scale, base_url, console)
