@@ -174,29 +174,50 @@ def test_the_last_owner_can_be_neither_demoted_nor_removed(
 
 
 # ----- API tokens ---------------------------------------------------------------------------
+SECRET_SHOWN = re.compile(r'id="new-token"[^>]*value="(mjl_[^"]+)"')
+REVOKE_FORM = re.compile(r'action="/settings/tokens/([0-9a-f-]+)/revoke"')
+
+
 def test_token_secret_is_shown_once_and_a_revoked_token_is_refused_at_once(
     company: WebCompany, browser: Browser, base_url: str
 ) -> None:
     browser.page("/settings/tokens")
     created = browser.submit("/settings/tokens", {"name": f"Sync {HOSTILE}"})
-    assert created.status_code == 200
-    secret = re.search(r'id="new-token"[^>]*value="(mjl_[^"]+)"', created.text)[1]
-    assert "shown only this once" in created.text
-    assert HOSTILE not in created.text and html.escape(HOSTILE) in created.text
-    assert secret not in created.headers.get("set-cookie", "")
-    assert created.headers["cache-control"] == "no-store"
+    assert created.status_code == 303 and created.headers["location"] == "/settings/tokens"
+    first = browser.page("/settings/tokens")
+    secret = SECRET_SHOWN.search(first.text)[1]
+    assert "shown only this once" in first.text
+    assert HOSTILE not in first.text and html.escape(HOSTILE) in first.text
+    assert first.headers["cache-control"] == "no-store"
+    # A refresh is a GET: no second token, and the secret is not shown again.
     listing = browser.page("/settings/tokens").text
-    assert secret not in listing and "Never" in listing
+    assert secret not in listing and "shown only this once" not in listing and "Never" in listing
+    assert len(REVOKE_FORM.findall(first.text)) == len(REVOKE_FORM.findall(listing)) == 1
     assert audited(company, "token.created") == 1
+    assert read(company, lambda s: s.scalar(select(func.count()).select_from(ApiToken))) == 1
 
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {secret}"})
     with api:
         assert api.get("/api/v1/me").status_code == 200
-        token_id = re.search(r'action="/settings/tokens/([0-9a-f-]+)/revoke"', listing)[1]
+        token_id = REVOKE_FORM.search(listing)[1]
         assert browser.submit(f"/settings/tokens/{token_id}/revoke").status_code == 303
         assert api.get("/api/v1/me").status_code == 401
     revoked = browser.page("/settings/tokens").text
     assert "Revoked" in revoked and "The token was revoked." in revoked
+
+
+def test_a_handed_over_secret_is_shown_only_to_its_member(
+    make_company: Callable[..., WebCompany], company: WebCompany, browser: Browser
+) -> None:
+    browser.page("/settings/tokens")
+    created = browser.submit("/settings/tokens", {"name": "sync"})
+    handed_over = created.cookies["majlis_new_token"]
+    assert "mjl_" not in created.headers["location"]
+    other = make_company().browser(Role.OWNER)
+    other.cookies.set("majlis_new_token", handed_over, path="/settings/tokens")
+    assert not SECRET_SHOWN.search(other.page("/settings/tokens").text)
+    browser.cookies.set("majlis_new_token", handed_over[:-2] + "xx", path="/settings/tokens")
+    assert not SECRET_SHOWN.search(browser.page("/settings/tokens").text)
 
 
 def test_a_token_needs_a_name(company: WebCompany, browser: Browser) -> None:
@@ -289,6 +310,38 @@ def test_holiday_overrides_are_added_and_removed(company: WebCompany, browser: B
     assert settings.holiday_additions == [] and [
         d.isoformat() for d in settings.holiday_removals
     ] == ["2026-12-02"]
+
+
+def test_holiday_overrides_carry_a_name_shown_escaped_in_english_and_arabic(
+    make_company: Callable[..., WebCompany], company: WebCompany, browser: Browser
+) -> None:
+    browser.page("/settings/calendar")
+    founders = {"date": "2026-12-03", "kind": "closed", "name": "Our founders' day"}
+    assert browser.submit("/settings/calendar/holidays", founders).status_code == 303
+    hostile = {"date": "2026-12-02", "kind": "open", "name": HOSTILE}
+    assert browser.submit("/settings/calendar/holidays", hostile).status_code == 303
+    page = browser.page("/settings/calendar").text
+    assert "Our founders&#39; day" in page and "National Day" in page
+    assert HOSTILE not in page and html.escape(HOSTILE) in page
+    arabic = company.browser(Role.OWNER, **{"Accept-Language": "ar"}).page("/settings/calendar")
+    assert 'dir="rtl"' in arabic.text and "Our founders&#39; day" in arabic.text
+    assert "عطلة رسمية" in arabic.text
+
+    # Adding a date again renames it; a name over 100 characters is refused, nothing written.
+    renamed = {**founders, "name": "يوم المؤسسين"}
+    assert browser.submit("/settings/calendar/holidays", renamed).status_code == 303
+    too_long = browser.submit("/settings/calendar/holidays", {**founders, "name": "x" * 101})
+    assert too_long.status_code == 422
+    assert "100 characters" in field_error(too_long.text, "h-name")
+    settings = read(company, lambda s: s.get_one(ReminderSettings, company.company_id))
+    assert settings.holiday_names == {"2026-12-02": HOSTILE, "2026-12-03": "يوم المؤسسين"}
+
+    # Taking a date out takes its name with it; another company sees none of them.
+    assert browser.submit("/settings/calendar/holidays/remove", hostile).status_code == 303
+    settings = read(company, lambda s: s.get_one(ReminderSettings, company.company_id))
+    assert settings.holiday_names == {"2026-12-03": "يوم المؤسسين"}
+    other = make_company().browser(Role.OWNER).page("/settings/calendar").text
+    assert "يوم المؤسسين" not in other and "Our founders" not in other
 
 
 # ----- reminders ----------------------------------------------------------------------------

@@ -109,6 +109,9 @@ class ReminderSettings(Base):
     """A company's reminder policy; one row per company, created on first read."""
 
     __tablename__ = "reminder_settings"
+    __table_args__ = (
+        CheckConstraint("jsonb_typeof(holiday_names) = 'object'", name="holiday_names_object"),
+    )
 
     company_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     consolidation: Mapped[Consolidation] = mapped_column(
@@ -130,6 +133,8 @@ class ReminderSettings(Base):
     final_after_days: Mapped[int] = mapped_column(Integer, server_default="60")
     holiday_additions: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default="{}")
     holiday_removals: Mapped[list[date]] = mapped_column(ARRAY(Date), server_default="{}")
+    # ISO date of an override -> the owner's name for it (optional; migration 0010).
+    holiday_names: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}")
     updated_at: Mapped[datetime] = _now()
 
 

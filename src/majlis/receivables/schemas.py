@@ -163,6 +163,12 @@ class ReminderSettingsIn(Strict):
     final_after_days: Days | None = None
     holiday_additions: list[date] | None = Field(default=None, max_length=100)
     holiday_removals: list[date] | None = Field(default=None, max_length=100)
+    holiday_names: dict[date, Label] | None = Field(
+        default=None,
+        max_length=200,
+        description="Optional names of overrides by date; replaces all names when sent. "
+        "Each date must be in holiday_additions or holiday_removals.",
+    )
 
 
 class ReminderSettingsOut(Out):
@@ -177,6 +183,7 @@ class ReminderSettingsOut(Out):
     final_after_days: int
     holiday_additions: list[date]
     holiday_removals: list[date]
+    holiday_names: dict[date, str]
 
 
 class CustomerOverrideIn(Strict):

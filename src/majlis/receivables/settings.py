@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -61,6 +63,32 @@ def _check_thresholds(values: dict[str, object]) -> None:
         )
 
 
+def _apply_holidays(row: ReminderSettings, changes: dict[str, Any]) -> None:
+    """Take the holiday fields out of `changes` and set them on `row`.
+
+    Each list replaces the stored one when sent, and so do the names; a name
+    belongs to a date in one of the lists. When only the lists are sent (the
+    payloads from before names existed), a date's name stays while the date
+    does and goes with it.
+    """
+    closed = set(changes.pop("holiday_additions", row.holiday_additions))
+    opened = set(changes.pop("holiday_removals", row.holiday_removals))
+    if closed & opened:
+        raise ValidationFailed.single("holiday_removals", "a date cannot be added and removed")
+    sent: dict[date, str] | None = changes.pop("holiday_names", None)
+    if sent is None:
+        sent = {date.fromisoformat(day): name for day, name in row.holiday_names.items()}
+        sent = {day: name for day, name in sent.items() if day in closed | opened}
+    stray = sorted(set(sent) - closed - opened)
+    if stray:
+        raise ValidationFailed.single(
+            f"holiday_names.{stray[0].isoformat()}",
+            "name only a date that is in holiday_additions or holiday_removals",
+        )
+    row.holiday_additions, row.holiday_removals = sorted(closed), sorted(opened)
+    row.holiday_names = {day.isoformat(): sent[day] for day in sorted(sent)}
+
+
 def update_company_settings(
     session: Session, actor: Actor, patch: ReminderSettingsIn
 ) -> ReminderSettings:
@@ -70,10 +98,9 @@ def update_company_settings(
     before = _settings_dict(row)
     changes = patch.model_dump(exclude_unset=True, exclude_none=True)
     _check_thresholds({**before, **changes})
-    if set(changes.get("holiday_additions", [])) & set(changes.get("holiday_removals", [])):
-        raise ValidationFailed.single("holiday_removals", "a date cannot be added and removed")
+    _apply_holidays(row, changes)
     for name, value in changes.items():
-        setattr(row, name, sorted(set(value)) if name.startswith("holiday_") else value)
+        setattr(row, name, value)
     session.flush()
     after = _settings_dict(row)
     audit.record(

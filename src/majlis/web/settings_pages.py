@@ -8,9 +8,12 @@ calls the service behind the matching JSON API (`accounts`, `receivables.setting
 are theirs. Each write runs in a savepoint: a refusal comes back as the form
 with the message next to its field and nothing written.
 
-A new API token's secret is shown in the response to the form that created
-it and nowhere else: it is never stored (only its hash), never put in the
-session cookie, and the page is `no-store`.
+A new API token's secret is shown once, on the page the create form
+redirects to (post, 303, get), so a refresh neither makes a second token nor
+shows the secret again. It is never stored (only its hash); between the two
+requests it rides in a signed one-shot cookie that only the tokens page
+receives (HttpOnly, SameSite=Strict, a minute at most), bound to the member
+and company, and removed by the page that shows it. The page is `no-store`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from itsdangerous import BadSignature
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
@@ -47,6 +51,7 @@ from majlis.web.forms import VerifiedForm, field_errors, text_value
 from majlis.web.locale import N_
 from majlis.web.receivables_pages import EMAIL_PREVIEW_HEADERS, LANGUAGE_LABELS, LEVEL_LABELS
 from majlis.web.rendering import Page, PageRoute, redirect, signed_in
+from majlis.web.security import cookie_signer
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 M = TypeVar("M", bound=BaseModel)
@@ -113,9 +118,15 @@ PROGRAM_FIELDS = (
 )
 TIER_FIELDS = ("key", "name", "name_ar", "min_points")
 TEMPLATE_FIELDS = ("name", "subject", "body_html", "max_invoice_count")
+# The one-shot cookie carrying a new token's secret from the create form to the tokens page.
+NEW_TOKEN_COOKIE = "majlis_new_token"
+NEW_TOKEN_SALT = "majlis.web.new-token"
+NEW_TOKEN_PATH = "/settings/tokens"
+NEW_TOKEN_MAX_AGE_S = 60
 CHOOSE_A_ROLE = N_("Choose a role.")
 ENTER_A_TIME = N_("Enter a time as HH:MM, e.g. 09:00.")
 ENTER_A_DATE = N_("Enter a date as YYYY-MM-DD.")
+NAME_TOO_LONG = N_("A holiday's name can be at most 100 characters.")
 
 
 # ----- shared -----------------------------------------------------------------------------
@@ -281,15 +292,48 @@ def _tokens_page(
     )
 
 
+def _holder(page: Page) -> list[str]:
+    """Who a new secret is for: the member, in the company they created it in."""
+    return [str(page.user.id), str(page.actor.company_id)]
+
+
+def _hand_over_secret(request: Request, page: Page, response: Response, secret: str) -> None:
+    response.set_cookie(
+        NEW_TOKEN_COOKIE,
+        cookie_signer(NEW_TOKEN_SALT).dumps([*_holder(page), secret]),
+        max_age=NEW_TOKEN_MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path=NEW_TOKEN_PATH,
+    )
+
+
+def _take_secret(request: Request, page: Page) -> str | None:
+    """The secret handed over by the create form, if it is this member's and still fresh."""
+    raw = request.cookies.get(NEW_TOKEN_COOKIE)
+    if not raw:
+        return None
+    try:
+        *holder, secret = cookie_signer(NEW_TOKEN_SALT).loads(raw, max_age=NEW_TOKEN_MAX_AGE_S)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    return str(secret) if holder == _holder(page) else None
+
+
 @router.get("/settings/tokens")
 def tokens(request: Request) -> Response:
+    """The tokens; right after one is created, its secret too, this once."""
     with owner_page(request) as page:
-        return _tokens_page(page)
+        response = _tokens_page(page, secret=_take_secret(request, page))
+        if NEW_TOKEN_COOKIE in request.cookies:
+            response.delete_cookie(NEW_TOKEN_COOKIE, path=NEW_TOKEN_PATH)
+        return response
 
 
 @router.post("/settings/tokens")
 def create_token(request: Request, form: VerifiedForm) -> Response:
-    """A token for the owner; its secret is in this response only (not a redirect, not stored)."""
+    """A token for the owner; see-other to the tokens page, which shows its secret once."""
     with owner_page(request) as page:
         text = _posted(form, ("name",))
         issued: list[str] = []
@@ -302,7 +346,9 @@ def create_token(request: Request, form: VerifiedForm) -> Response:
         )
         if errors:
             return _tokens_page(page, errors=errors, text=text)
-        return _tokens_page(page, secret=issued[0])
+        response = redirect(request, NEW_TOKEN_PATH)
+        _hand_over_secret(request, page, response, issued[0])
+        return response
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
@@ -325,6 +371,7 @@ def _calendar_page(
     """The week form and the holiday form; `errors` belong to the one whose text came back."""
     company = page.company
     overrides = reminder_settings.company_settings(page.db, page.actor)
+    names = overrides.holiday_names
     public = WorkingCalendar(country=company.country)
     return _render(
         page,
@@ -342,8 +389,13 @@ def _calendar_page(
         },
         holiday_text=holiday_text or {"kind": CLOSED},
         refused_form="holiday" if holiday_text else "week",
-        closed_days=sorted(overrides.holiday_additions),
-        open_days=[(day, public.is_holiday(day)) for day in sorted(overrides.holiday_removals)],
+        closed_days=[
+            (day, names.get(day.isoformat())) for day in sorted(overrides.holiday_additions)
+        ],
+        open_days=[
+            (day, names.get(day.isoformat()), public.is_holiday(day))
+            for day in sorted(overrides.holiday_removals)
+        ],
     )
 
 
@@ -387,28 +439,45 @@ def save_calendar(request: Request, form: VerifiedForm) -> Response:
         return _saved(request, page, "/settings/calendar")
 
 
-def _change_holidays(page: Page, day: date, kind: str, *, add: bool) -> list[FieldError]:
-    """Add or take out one override; both lists go to the service, which refuses a date in both."""
+def _change_holidays(
+    page: Page, day: date, kind: str, *, add: bool, name: str = ""
+) -> list[FieldError]:
+    """Add (or rename) or take out one override; both lists and the names go to the service,
+    which refuses a date in both lists."""
     current = reminder_settings.company_settings(page.db, page.actor)
     lists = {CLOSED: set(current.holiday_additions), OPEN: set(current.holiday_removals)}
+    names = {d: n for d, n in current.holiday_names.items() if d != day.isoformat()}
     if add:
         lists[kind].add(day)
+        names |= {day.isoformat(): name} if name else {}
     else:
         lists[kind].discard(day)
-    patch = ReminderSettingsIn(
-        holiday_additions=sorted(lists[CLOSED]), holiday_removals=sorted(lists[OPEN])
+    patch, errors = _validated(
+        ReminderSettingsIn,
+        {
+            "holiday_additions": sorted(lists[CLOSED]),
+            "holiday_removals": sorted(lists[OPEN]),
+            "holiday_names": names,
+        },
     )
-    errors = _attempt(
-        page,
-        lambda: reminder_settings.update_company_settings(page.db, page.actor, patch),
-        "date",
-    )
-    # The service names its lists; on this page both are the one date box.
-    return [FieldError("date", error.message) for error in errors]
+    if patch is not None:
+        errors = _attempt(
+            page,
+            lambda: reminder_settings.update_company_settings(page.db, page.actor, patch),
+            "date",
+        )
+    # The service names its lists, and each name by its date; here they are the two boxes.
+    # Names are trimmed and blank ones left out above, so a name can only be too long.
+    return [
+        FieldError("name", NAME_TOO_LONG)
+        if error.field.startswith("holiday_names")
+        else FieldError("date", error.message)
+        for error in errors
+    ]
 
 
 def _holiday_form(form: FormData) -> tuple[dict[str, str], date | None, list[FieldError]]:
-    text = _posted(form, ("date", "kind"), digits=("date",))
+    text = _posted(form, ("date", "kind", "name"), digits=("date",))
     day = _parse(text["date"], date.fromisoformat)
     errors = [] if day is not None else [FieldError("date", ENTER_A_DATE)]
     if text["kind"] not in (CLOSED, OPEN):
@@ -421,7 +490,7 @@ def add_holiday(request: Request, form: VerifiedForm) -> Response:
     with owner_page(request) as page:
         text, day, errors = _holiday_form(form)
         if day is not None and not errors:
-            errors = _change_holidays(page, day, text["kind"], add=True)
+            errors = _change_holidays(page, day, text["kind"], add=True, name=text["name"])
         if errors:
             return _calendar_page(page, errors=errors, holiday_text=text)
         return _saved(request, page, "/settings/calendar")
