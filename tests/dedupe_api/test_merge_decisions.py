@@ -87,3 +87,31 @@ def test_a_merge_made_outside_the_queue_answers_the_pair_between_them(
     assert pending_pairs(owner) == []
     assert [p["id"] for p in pending_pairs(owner, status="merged")] == [pair["id"]]
     assert audit_actions(tenant.company_id, pair["id"]) == ["duplicate_pair.merged"]
+
+
+def test_undoing_a_queue_merge_puts_the_pair_back_in_the_queue(tenant, owner, duplicates) -> None:
+    run_scan(tenant.company_id)
+    (pair,) = pending_pairs(owner)
+    decided = owner.post(f"/api/v1/dedupe/pairs/{pair['id']}/decision", json={"decision": "merge"})
+    assert decided.status_code == 200, decided.text
+    (merge,) = owner.get("/api/v1/merges").json()["items"]
+    undone = owner.post(f"/api/v1/merges/{merge['id']}/undo")
+    assert undone.status_code == 200, undone.text
+    (reopened,) = pending_pairs(owner)
+    assert reopened["id"] == pair["id"]
+    assert {reopened["customer_id_a"], reopened["customer_id_b"]} == {
+        duplicates["latin"],
+        duplicates["arabic"],
+    }
+    assert reopened["evidence"] == pair["evidence"] and reopened["decided_at"] is None
+    assert pending_pairs(owner, status="merged") == []
+    assert audit_actions(tenant.company_id, pair["id"]) == [
+        "duplicate_pair.merged",
+        "duplicate_pair.reopened",
+    ]
+    # The restored customer is proposed by the online check again, and can be decided anew.
+    assert duplicates["arabic"] in [m["customer_id"] for m in check(owner, **MOHAMMED)]
+    again = owner.post(
+        f"/api/v1/dedupe/pairs/{pair['id']}/decision", json={"decision": "not_duplicate"}
+    )
+    assert again.status_code == 200, again.text

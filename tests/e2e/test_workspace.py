@@ -135,7 +135,8 @@ def test_arabic_is_right_to_left_and_mirrored(company: WebCompany, tab: Tab) -> 
     direction = page.evaluate("getComputedStyle(document.querySelector('main')).direction")
     assert direction == "rtl"
     tab.check_accessibility("customers-ar")
-    page.get_by_role("link", name="Mohammed Al Mansouri", exact=True).click()
+    # The card leads with the Arabic name on Arabic pages (the English one follows it).
+    page.get_by_role("link", name="محمد المنصوري", exact=True).click()
     expect(page.locator(".profile")).to_contain_text("هـ")  # the Hijri date beside the Gregorian
     tab.check_accessibility("customer-profile-ar")
     page.get_by_role("link", name="تعديل الملف").click()
@@ -188,6 +189,6 @@ def test_demo_owner_lands_in_a_populated_workspace(app_engine: Engine, tab: Tab)
     page.get_by_role("button", name="العربية").click()
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     tab.check_accessibility("demo-customers-ar")
-    page.get_by_role("link", name="Emirates Trading Company", exact=True).click()
+    page.get_by_role("link", name="شركة الإمارات للتجارة", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Emirates Trading Company")
     tab.check_accessibility("demo-profile-ar")

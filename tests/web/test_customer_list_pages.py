@@ -261,6 +261,42 @@ def test_cards_show_source_conversations_and_recent_views(
     assert "Recently viewed" not in browser.page("/customers").text
 
 
+def test_cards_show_both_names_the_languages_own_first(
+    company: WebCompany, browser: Browser
+) -> None:
+    company.customer(name="Mohammed Al Hashimi", name_ar="محمد الهاشمي")
+    company.customer(name="Only English")
+    english = "<bdi>Mohammed Al Hashimi</bdi>"
+    arabic = '<bdi dir="rtl" lang="ar">محمد الهاشمي</bdi>'
+    for lang, first, second in (
+        ("en", english, arabic),
+        ("th", english, arabic),
+        ("ar", arabic, english),
+    ):
+        browser.submit("/language", {"lang": lang})
+        card = card_of(browser.page("/customers").text, "محمد الهاشمي")
+        assert card.index(f">{first}</a></h2>") < card.index(f'<p class="alt-name">{second}</p>')
+        assert f'<span class="visually-hidden">: {first}</span>' in card  # quick actions too
+    single = card_of(browser.page("/customers").text, "Only English")
+    assert 'class="alt-name"' not in single and 'lang="ar"' not in single
+
+
+def test_customer_tabs_follow_the_issues_order(company: WebCompany, browser: Browser) -> None:
+    organization = company.customer(name="Noor Trading", kind="organization")
+    header = browser.page(f"/customers/{organization.id}").text
+    tabs = re.search(r'<nav class="tabs".*?</nav>', header, re.S)
+    assert tabs
+    assert re.findall(r">([^<>]+)</a>", tabs[0]) == [
+        "Profile",
+        "Contacts and projects",
+        "Conversations",
+        "Invoices and reminders",
+        "Journey and tasks",
+        "Loyalty",
+        "Activity",
+    ]
+
+
 @pytest.mark.parametrize(
     ("role", "shown", "hidden"),
     [

@@ -314,3 +314,41 @@ def test_sales_cannot_work_someone_elses_task(company: WebCompany) -> None:
     sales.page("/tasks")
     assert sales.submit(f"/tasks/{task_id}/claim").status_code == 403
     assert sales.post(f"/tasks/{task_id}/claim").status_code == 403  # and no CSRF token
+
+
+def test_counts_past_the_cap_read_as_cap_plus_on_board_and_dashboard(
+    company: WebCompany, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counts stop at the cap (no page counts every customer): "3+" with a cap of 3."""
+    browser = company.browser(Role.OWNER)
+    for i in range(4):
+        company.customer(name=f"Waiting {i}")
+    for i in range(2):
+        move(company, company.customer(name=f"Reached {i}"), "contacted")
+    monkeypatch.setattr(service, "COUNT_CAP", 3)
+    board = browser.page("/journeys").text
+    assert re.search(r'<span class="count">.*?</span> 3\+</span>', column(board, "lead"))
+    assert count_of(board, "contacted") == 2
+    lead = browser.page("/journeys/stages/lead").text
+    assert re.search(r'<span class="count">.*?</span> 3\+</span>', lead)
+    with tenant_session(company.engine, company.company_id) as session:
+        counts = {row.stage.key: row for row in service.funnel_by_stage(session, company.actor())}
+    assert counts["lead"].customers == 4 and counts["lead"].capped
+    assert counts["contacted"].customers == 2 and not counts["contacted"].capped
+    dashboard = browser.page("/dashboard").text
+    assert re.search(r"<title>Lead: 3\+</title>", dashboard)
+    assert re.search(r"<title>Contacted: 2</title>", dashboard)
+
+
+def test_first_column_merges_never_moved_and_moved_back_newest_first(
+    company: WebCompany,
+) -> None:
+    browser = company.browser(Role.OWNER)
+    company.customer(name="First Waiting")
+    returned = company.customer(name="Came Back")
+    move(company, returned, "lost", "lead")
+    company.customer(name="Latest Waiting")
+    lead = column(browser.page("/journeys").text, "lead")
+    names = re.findall(r"(Latest Waiting|Came Back|First Waiting)", lead)
+    assert list(dict.fromkeys(names)) == ["Latest Waiting", "Came Back", "First Waiting"]
+    assert count_of(browser.page("/journeys").text, "lead") == 3

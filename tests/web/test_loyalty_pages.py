@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Callable
 
+import pytest
 from tests.web.conftest import Browser, WebCompany
 
 from majlis.core.db import tenant_session
@@ -219,3 +220,17 @@ def test_member_names_are_escaped(company: WebCompany, browser: Browser) -> None
         assert page.status_code == 200 and HOSTILE not in page.text
     # The Arabic name (the service drops its bidi overrides) is isolated inside <bdi>.
     assert "<h1><bdi>أمل</bdi></h1>" in page.text
+
+
+def test_members_by_tier_past_the_cap_read_as_cap_plus(
+    company: WebCompany, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tier counts stop at the cap (no page counts every member): "2+" with a cap of 2."""
+    for name in ("Badr", "Dana", "Faris"):
+        member(company, name, 10)
+    member(company, "Huda", 1500)
+    monkeypatch.setattr(loyalty, "COUNT_CAP", 2)
+    page = browser.page("/loyalty").text
+    chart = re.search(r'<svg id="chart-members-by-tier".*?</svg>', page, re.S)[0]
+    assert "<title>Bronze: 2+</title>" in chart and "<title>Silver: 1</title>" in chart
+    assert "<title>Gold: 0</title>" in chart

@@ -375,6 +375,22 @@ def test_merge_from_a_pair_closes_the_pair(company: WebCompany, browser: Browser
     assert stored(company, left.id).city is None  # the chosen (empty) value, not the default
 
 
+def test_undoing_a_merge_from_the_queue_puts_the_pair_back(
+    company: WebCompany, browser: Browser
+) -> None:
+    left, right = twins(company)
+    pair_id = queued_pair(company, left, right)
+    browser.page(f"/merges/new?a={left.id}&b={right.id}&pair={pair_id}")
+    form = {**merge_form(left, right), "pair": str(pair_id)}
+    merge_id = merge_id_of(browser.submit("/merges", form).headers["location"])
+    assert 'class="card pair"' not in browser.page("/duplicates").text
+    browser.page(f"/merges/{merge_id}")
+    assert browser.submit(f"/merges/{merge_id}/undo").status_code == 303
+    assert pair_status(company, pair_id) is PairStatus.PENDING
+    queue = browser.page("/duplicates").text
+    assert queue.count('class="card pair"') == 1 and "phone: exact" in queue
+
+
 def test_queue_and_compare_queries_do_not_grow_with_the_data(
     company: WebCompany, browser: Browser, app_engine: Engine
 ) -> None:

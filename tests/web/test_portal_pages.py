@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import uuid
@@ -68,6 +69,15 @@ def sign_in_link(engine: Engine, customer_id: uuid.UUID) -> str | None:
         ).scalar_one_or_none()
 
 
+def use_link(client: Browser, link: str) -> httpx.Response:
+    """Open the emailed link and press its "Sign in" button."""
+    shown = client.page(link)
+    assert shown.status_code == 200, shown.text
+    token = re.search(r'name="token" value="([^"]+)"', shown.text)
+    assert token
+    return client.submit(link.split("?")[0], {"token": html.unescape(token[1])})
+
+
 @pytest.fixture
 def portal_client(company: WebCompany, admin_engine: Engine) -> Callable[[Member], Browser]:
     """A customer's phone: asks for a link by email, opens it, and keeps the portal cookie."""
@@ -80,7 +90,7 @@ def portal_client(company: WebCompany, admin_engine: Engine) -> Callable[[Member
         assert asked.status_code == 303
         link = sign_in_link(admin_engine, member.customer_id)
         assert link and link.startswith(f"{home}/open?token=")
-        opened = client.get(link)
+        opened = use_link(client, link)
         assert opened.status_code == 303 and opened.headers["location"] == f"{home}/card"
         client.page(f"{home}/card")
         return client
@@ -137,7 +147,8 @@ def test_the_link_opens_a_session_in_its_own_cookie(
     fresh = company.browser(None)
     fresh.page(f"{home}/sign-in")
     fresh.submit(f"{home}/sign-in", {"contact": layla.email})
-    opened = fresh.get(sign_in_link(admin_engine, layla.customer_id) or "")
+    link = sign_in_link(admin_engine, layla.customer_id) or ""
+    opened = use_link(fresh, link)
     cookie = opened.headers["set-cookie"]
     assert cookie.startswith(f"{PORTAL_COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/portal" in cookie
@@ -149,10 +160,42 @@ def test_the_link_opens_a_session_in_its_own_cookie(
     assert "700 more points to Silver" in card.text
     member_number = layla.member_id.hex[-12:].upper()
     assert f"{member_number[:4]} {member_number[4:8]} {member_number[8:]}" in card.text
-    # The link works once.
-    again = fresh.get(sign_in_link(admin_engine, layla.customer_id) or "")
+    # The link works once: its button again is refused with the sign-in form to ask anew.
+    again = use_link(fresh, link)
     assert again.status_code == 401
     assert "This sign-in link is not valid any more." in again.text
+    assert 'action="/portal/' in again.text and "Send me a link" in again.text
+
+
+def test_opening_the_link_does_not_use_it_only_its_button_does(
+    company: WebCompany, admin_engine: Engine
+) -> None:
+    """A mail scanner that fetches the link ahead of the customer must not spend it."""
+    noor = enrol(company, "Noor Saleh", 0)
+    home = f"/portal/{company.company_id}"
+    client = company.browser(None)
+    client.page(f"{home}/sign-in")
+    client.submit(f"{home}/sign-in", {"contact": noor.email})
+    link = sign_in_link(admin_engine, noor.customer_id) or ""
+    token = link.partition("?token=")[2]
+    for _ in range(2):
+        shown = client.page(link)
+        assert shown.status_code == 200 and PORTAL_COOKIE not in shown.headers.get("set-cookie", "")
+        assert f'name="token" value="{token}"' in shown.text and 'method="post"' in shown.text
+    assert client.get(f"{home}/card").status_code == 303  # no portal session yet
+    # The button's POST needs the CSRF token; a forged one spends nothing.
+    assert client.post(f"{home}/open", data={"token": token}).status_code == 403
+    signed_in = client.submit(f"{home}/open", {"token": token})
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == f"{home}/card"
+    assert "Noor Saleh" in client.page(f"{home}/card").text
+    refused = company.browser(None)
+    refused.page(link)
+    again = refused.submit(f"{home}/open", {"token": token})
+    assert again.status_code == 401
+    assert "This sign-in link is not valid any more." in again.text
+    assert refused.get(f"{home}/card").status_code == 303
+    empty = client.get(f"{home}/open")
+    assert empty.status_code == 401 and "This sign-in link is not valid any more." in empty.text
 
 
 def test_each_page_shows_only_this_customers_data(

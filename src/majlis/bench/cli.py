@@ -22,6 +22,7 @@ SUITES = {
     "dedupe": "duplicate matching quality, online check and batch scan (issue 5)",
     "receivables": "reminder planning, eligibility and dashboard (issue 6)",
     "journeys": "next task and rule evaluation (issue 7)",
+    "pages": "every web page's server time, signed in as an owner (issue 8)",
     "load": "100 concurrent users for 60 s against the real server, beside a bare baseline",
 }
 

@@ -3,7 +3,8 @@
 Decisions: *merge* (calls `merges.service.merge_customers`), *not a duplicate*
 (remembered in `not_duplicate_pairs`, never proposed again by scans, online
 checks of that customer, or conversation sync) and *skip* (leave it for
-later). Every decision writes an audit entry on the pair.
+later). Every decision writes an audit entry on the pair. Undoing the merge
+re-opens the pair it answered (pending again, audited as `duplicate_pair.reopened`).
 
 Roles: everyone who may view customers sees the queue; merge and "not a
 duplicate" need the merge permission (owner, manager); skip needs the create
@@ -31,7 +32,7 @@ from majlis.core.permissions import CUSTOMERS, Action, Actor, require
 from majlis.customers.models import Customer
 from majlis.dedupe.models import DuplicatePair, DuplicateScan, NotDuplicate, PairStatus
 from majlis.dedupe.store import refresh_keys
-from majlis.merges.resolvers import after_merge
+from majlis.merges.resolvers import after_merge, after_unmerge
 
 if TYPE_CHECKING:
     from majlis.merges.service import MergeResult
@@ -101,16 +102,18 @@ def _open_pair(session: Session, actor: Actor, pair_id: uuid.UUID) -> DuplicateP
     return pair
 
 
-def _close(session: Session, actor: Actor, pair: DuplicatePair, status: PairStatus) -> None:
+def _set_status(session: Session, actor: Actor, pair: DuplicatePair, status: PairStatus) -> None:
+    """Decide the pair (or re-open it: back to pending, undecided) and audit the change."""
     before = {"status": str(pair.status)}
+    reopened = status is PairStatus.PENDING
     pair.status = status
-    pair.decided_by = actor.user_id
-    pair.decided_at = datetime.now(UTC)
+    pair.decided_by = None if reopened else actor.user_id
+    pair.decided_at = None if reopened else datetime.now(UTC)
     session.flush()
     audit.record(
         session,
         actor,
-        f"duplicate_pair.{status}",
+        "duplicate_pair.reopened" if reopened else f"duplicate_pair.{status}",
         ENTITY,
         pair.id,
         before=before,
@@ -141,14 +144,41 @@ def close_pairs_answered_by_merge(
         )
     ).all()
     for pair in answered:
-        _close(session, actor, pair, PairStatus.MERGED)
+        _set_status(session, actor, pair, PairStatus.MERGED)
+
+
+@after_unmerge("dedupe")
+def reopen_pairs_of_undone_merge(
+    session: Session, actor: Actor, survivor_id: uuid.UUID, restored_ids: list[uuid.UUID]
+) -> None:
+    """Pairs the undone merge answered are open questions again: back to pending.
+
+    The undo moved each such pair back onto its two customers (evidence untouched), so
+    a reviewer decides anew; the restored customers get their match keys back so the
+    online check proposes them again.
+    """
+    members = [survivor_id, *restored_ids]
+    answered = session.scalars(
+        select(DuplicatePair).where(
+            DuplicatePair.company_id == actor.company_id,
+            DuplicatePair.customer_id_a.in_(members),
+            DuplicatePair.customer_id_b.in_(members),
+            DuplicatePair.status == PairStatus.MERGED,
+        )
+    ).all()
+    for pair in answered:
+        _set_status(session, actor, pair, PairStatus.PENDING)
+    for customer_id in members:
+        customer = session.get(Customer, (actor.company_id, customer_id))
+        if customer is not None:
+            refresh_keys(session, actor.company_id, customer)
 
 
 def skip(session: Session, actor: Actor, pair_id: uuid.UUID) -> DuplicatePair:
     """Leave a pair for later: it moves to the `skipped` list and scans do not re-add it."""
     require(actor, CUSTOMERS, Action.CREATE)
     pair = _open_pair(session, actor, pair_id)
-    _close(session, actor, pair, PairStatus.SKIPPED)
+    _set_status(session, actor, pair, PairStatus.SKIPPED)
     return pair
 
 
@@ -166,7 +196,7 @@ def mark_not_duplicate(session: Session, actor: Actor, pair_id: uuid.UUID) -> Du
         )
         .on_conflict_do_nothing()
     )
-    _close(session, actor, pair, PairStatus.NOT_DUPLICATE)
+    _set_status(session, actor, pair, PairStatus.NOT_DUPLICATE)
     return pair
 
 

@@ -92,6 +92,8 @@ class WorkflowState(Base):
             ["company_id", "stage_key"], ["workflow_stages.company_id", "workflow_stages.key"]
         ),
         Index("ix_workflow_state_stage", "company_id", "stage_key", "entered_at"),
+        # The board's "Mine": one person's journeys per stage, newest arrivals first.
+        Index("ix_workflow_state_assignee", "company_id", "assigned_to", "stage_key", "entered_at"),
     )
 
     company_id: Mapped[uuid.UUID] = mapped_column(

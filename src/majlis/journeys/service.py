@@ -17,12 +17,14 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    ScalarSelect,
     Select,
     bindparam,
     case,
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -472,49 +474,124 @@ def update_journey(
 
 
 # ----- the funnel -------------------------------------------------------------------------------
+# Counts stop here ("1,000+"): an exact count per stage reads every live customer of the
+# company, which no page can afford at a million customers.
+COUNT_CAP = 1000
+
+
 @dataclass(frozen=True)
 class StageCount:
     stage: WorkflowStage
-    customers: int
-    deal_value: Decimal
+    customers: int  # exact up to COUNT_CAP; COUNT_CAP + 1 stands for "more than COUNT_CAP"
+
+    @property
+    def capped(self) -> bool:
+        return self.customers > COUNT_CAP
 
 
-def journeys_of_live_customers(actor: Actor, *columns: Any) -> Select[Any]:
-    """`columns` over the company's live customers, each outer-joined to its journey state."""
+def moved_into(actor: Actor, stage_key: str, *columns: Any) -> Select[Any]:
+    """`columns` over live customers whose journey stands in `stage_key` (the stage index)."""
     return (
         select(*columns)
-        .select_from(Customer)
-        .outerjoin(
-            WorkflowState,
-            (WorkflowState.company_id == Customer.company_id)
-            & (WorkflowState.customer_id == Customer.id),
+        .select_from(WorkflowState)
+        .join(
+            Customer,
+            (Customer.company_id == WorkflowState.company_id)
+            & (Customer.id == WorkflowState.customer_id),
         )
-        .where(Customer.company_id == actor.company_id, Customer.deleted_at.is_(None))
+        .where(
+            WorkflowState.company_id == actor.company_id,
+            WorkflowState.stage_key == stage_key,
+            Customer.deleted_at.is_(None),
+        )
     )
 
 
-def journey_assignee() -> ColumnElement[Any]:
-    """Who a customer's journey is assigned to; never moved, its owner (as `journey_state`)."""
+def never_moved(actor: Actor, *columns: Any) -> Select[Any]:
+    """`columns` over live customers with no journey yet: they stand in the first stage.
+
+    The journey is probed per customer (a scalar subquery, which PostgreSQL never turns
+    into a join), so a LIMIT stops the scan: no hash of every journey of the company.
+    """
+    journey = (
+        select(literal(1))
+        .where(
+            WorkflowState.company_id == Customer.company_id,
+            WorkflowState.customer_id == Customer.id,
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(*columns)
+        .select_from(Customer)
+        .where(
+            Customer.company_id == actor.company_id,
+            Customer.deleted_at.is_(None),
+            journey.is_(None),
+        )
+    )
+
+
+def _journeys_in(actor: Actor, stage_key: str, assigned_to: uuid.UUID | None) -> Select[Any]:
+    """The stage's journeys (optionally one person's), straight from the stage indexes."""
+    query = select(literal(1)).where(
+        WorkflowState.company_id == actor.company_id, WorkflowState.stage_key == stage_key
+    )
+    if assigned_to is not None:
+        query = query.where(WorkflowState.assigned_to == assigned_to)
+    return query
+
+
+def _customer_is_live() -> ColumnElement[bool]:
+    """The journey's customer is not in the trash: one primary-key probe per journey."""
+    return (
+        select(Customer.deleted_at)
+        .where(
+            Customer.company_id == WorkflowState.company_id,
+            Customer.id == WorkflowState.customer_id,
+        )
+        .scalar_subquery()
+        .is_(None)
+    )
+
+
+def _capped_count(query: Select[Any]) -> ScalarSelect[Any]:
+    return select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery()).scalar_subquery()
+
+
+def _stage_count(actor: Actor, stage_key: str, assigned_to: uuid.UUID | None) -> Any:
+    """Past the cap by the index alone, "more than COUNT_CAP"; under it, the live ones exactly.
+
+    PostgreSQL runs a CASE branch's subquery only when the branch is taken, so a large
+    stage costs COUNT_CAP + 1 index entries, and only a small one probes its customers.
+    """
+    journeys = _journeys_in(actor, stage_key, assigned_to)
     return case(
-        (WorkflowState.customer_id.is_(None), Customer.owner_id), else_=WorkflowState.assigned_to
+        (_capped_count(journeys) > COUNT_CAP, COUNT_CAP + 1),
+        else_=_capped_count(journeys.where(_customer_is_live())),
     )
 
 
 def funnel_by_stage(
     session: Session, actor: Actor, *, assigned_to: uuid.UUID | None = None
 ) -> list[StageCount]:
-    """Live customers per stage, in the workflow's order, with their deals' total value.
+    """Live customers per stage, in the workflow's order, each count capped (`COUNT_CAP`).
 
     A customer never moved stands in the first stage (as `journey_state` says);
-    `assigned_to` counts only the journeys assigned to that person.
+    `assigned_to` counts only the journeys assigned to that person (for a never-moved
+    customer, its owner). One statement, reading at most about COUNT_CAP + 1 index
+    entries per stage whatever the size of the company. A stage holding more than
+    COUNT_CAP journeys reads "more" even if some of their customers are in the trash.
     """
     stages = workflow_stages(session, actor)
-    stage_key = func.coalesce(WorkflowState.stage_key, stages[0].key)
-    query = journeys_of_live_customers(
-        actor, stage_key, func.count(), func.coalesce(func.sum(WorkflowState.deal_value), 0)
-    )
+    counts = [_stage_count(actor, stage.key, assigned_to) for stage in stages]
+    waiting = never_moved(actor, literal(1))
     if assigned_to is not None:
-        query = query.where(journey_assignee() == assigned_to)
-    rows = session.execute(query.group_by(stage_key)).all()
-    counts = {key: (int(customers), Decimal(value)) for key, customers, value in rows}
-    return [StageCount(stage, *counts.get(stage.key, (0, Decimal(0)))) for stage in stages]
+        waiting = waiting.where(Customer.owner_id == assigned_to)
+    first = counts[0]
+    counts[0] = case(
+        (first > COUNT_CAP, COUNT_CAP + 1),
+        else_=func.least(first + _capped_count(waiting), COUNT_CAP + 1),
+    )
+    row = session.execute(select(*counts)).one()
+    return [StageCount(stage, int(n)) for stage, n in zip(stages, row, strict=True)]

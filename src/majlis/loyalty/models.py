@@ -74,6 +74,7 @@ class LoyaltyMember(TenantMixin, Base):
         _fk("referred_by", "loyalty_members"),
         UniqueConstraint("company_id", "customer_id"),
         UniqueConstraint("company_id", "referral_code"),
+        Index("ix_loyalty_members_tier", "company_id", "tier_key"),  # capped tier counts
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))

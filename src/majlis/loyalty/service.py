@@ -71,6 +71,8 @@ LOYALTY: Matrix = {
 }
 
 TIER_WINDOW = timedelta(days=365)
+# Members by tier stop counting here ("1,000+"): an exact count reads every member.
+COUNT_CAP = 1000
 DEFAULT_TIERS = (
     TierIn(key="bronze", name="Bronze", name_ar="برونزي", min_points=0),
     TierIn(key="silver", name="Silver", name_ar="فضي", min_points=1_000),
@@ -884,11 +886,26 @@ def _cursor_id(value: object) -> uuid.UUID:
 
 
 def members_by_tier(session: Session, actor: Actor) -> dict[str, int]:
-    """How many members each tier holds (tiers without members are absent)."""
+    """How many members each tier holds, capped: COUNT_CAP + 1 stands for "more".
+
+    One statement; each tier's count reads at most COUNT_CAP + 1 entries of
+    `ix_loyalty_members_tier`, so the page costs the same at a million members.
+    Tiers without members are absent.
+    """
     require(actor, LOYALTY, Action.VIEW)
-    rows = session.execute(
-        select(LoyaltyMember.tier_key, func.count())
-        .where(LoyaltyMember.company_id == actor.company_id)
-        .group_by(LoyaltyMember.tier_key)
-    )
-    return {key: int(count) for key, count in rows.tuples()}
+    keys = [tier.key for tier in tiers(session, actor)]
+    counts = [
+        select(func.count())
+        .select_from(
+            select(LoyaltyMember.id)
+            .where(LoyaltyMember.company_id == actor.company_id, LoyaltyMember.tier_key == key)
+            .limit(COUNT_CAP + 1)
+            .subquery()
+        )
+        .scalar_subquery()
+        for key in keys
+    ]
+    if not counts:
+        return {}
+    row = session.execute(select(*counts)).one()
+    return {key: int(count) for key, count in zip(keys, row, strict=True) if count}

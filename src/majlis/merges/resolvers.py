@@ -56,28 +56,41 @@ def resolver_for(table: str) -> Resolver | None:
     return _RESOLVERS.get(table)
 
 
-# (session, actor, survivor id, merged ids): run in the merge's transaction after every
-# reference has moved, for a domain whose rows mean something else once two customers are
-# one (a pending "are these the same?" pair between them is answered by the merge itself).
-AfterMerge = Callable[[Session, Actor, uuid.UUID, list[uuid.UUID]], None]
-_AFTER_MERGE: dict[str, AfterMerge] = {}
+# (session, actor, survivor id, merged ids): a step another domain runs in the merge's (or the
+# undo's) transaction, for rows that mean something else once two customers are one, or two
+# again (a pending "are these the same?" pair between them is answered by the merge itself and
+# becomes an open question again when the merge is undone).
+MergeStep = Callable[[Session, Actor, uuid.UUID, list[uuid.UUID]], None]
 
 
-def after_merge(name: str) -> Callable[[AfterMerge], AfterMerge]:
-    """Register a step under `name` that every merge runs once its references have moved."""
+class _Steps:
+    """Named steps registered by other domains (merges imports none of them), run by name."""
 
-    def register(step: AfterMerge) -> AfterMerge:
-        _AFTER_MERGE[name] = step
-        return step
+    def __init__(self) -> None:
+        self._steps: dict[str, MergeStep] = {}
 
-    return register
+    def register(self, name: str) -> Callable[[MergeStep], MergeStep]:
+        def register(step: MergeStep) -> MergeStep:
+            self._steps[name] = step
+            return step
+
+        return register
+
+    def run(
+        self, session: Session, actor: Actor, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID]
+    ) -> None:
+        for name in sorted(self._steps):
+            self._steps[name](session, actor, survivor_id, merged_ids)
 
 
-def run_after_merge(
-    session: Session, actor: Actor, survivor_id: uuid.UUID, merged_ids: list[uuid.UUID]
-) -> None:
-    for name in sorted(_AFTER_MERGE):
-        _AFTER_MERGE[name](session, actor, survivor_id, merged_ids)
+_AFTER_MERGE = _Steps()
+_AFTER_UNMERGE = _Steps()
+# `@after_merge(name)`: run once every reference has moved to the survivor.
+after_merge = _AFTER_MERGE.register
+run_after_merge = _AFTER_MERGE.run
+# `@after_unmerge(name)`: run once an undo has moved the rows back to the restored customers.
+after_unmerge = _AFTER_UNMERGE.register
+run_after_unmerge = _AFTER_UNMERGE.run
 
 
 def register_derived_table(table: str) -> None:

@@ -41,7 +41,13 @@ from majlis.merges.references import (
     repoint,
     rows_not_on,
 )
-from majlis.merges.resolvers import Collision, is_derived, resolver_for, run_after_merge
+from majlis.merges.resolvers import (
+    Collision,
+    is_derived,
+    resolver_for,
+    run_after_merge,
+    run_after_unmerge,
+)
 
 ENTITY = "customer"
 # How long a merge can be undone; documented in docs/merges.md.
@@ -544,6 +550,7 @@ def _undo(session: Session, actor: Actor, merge_id: uuid.UUID) -> CustomerMerge:
             repoint(session, (table, column), survivor.id, from_id, only=keys)
     except IntegrityError as exc:
         raise _refuse(f"later changes collide with it ({exc.orig})", "collision") from exc
+    run_after_unmerge(session, actor, survivor.id, list(merge.other_ids))
     merge.undone_at, merge.undone_by = datetime.now(UTC), actor.user_id
     session.flush()
     for customer in (survivor, *others):
@@ -562,9 +569,10 @@ def _undo(session: Session, actor: Actor, merge_id: uuid.UUID) -> CustomerMerge:
 def undo_merge(session: Session, actor: Actor, merge_id: uuid.UUID) -> CustomerMerge:
     """Restore the merged customers and move back exactly the rows the merge moved.
 
-    Rows deleted since are skipped. Refused (409 with a `reason`) when already undone,
-    past `RETENTION`, or unsafe: the survivor was edited in a field the merge set, a
-    moved row was re-assigned, or the survivor was merged again.
+    Rows deleted since are skipped; other domains' `after_unmerge` steps then run (the
+    review queue re-opens the pair the merge answered). Refused (409 with a `reason`)
+    when already undone, past `RETENTION`, or unsafe: the survivor was edited in a field
+    the merge set, a moved row was re-assigned, or the survivor was merged again.
     """
     require(actor, CUSTOMERS, Action.MERGE)
     return _in_savepoint(session, lambda: _undo(session, actor, merge_id), keep=True)

@@ -103,7 +103,8 @@ def request_link(
             "customer_id": str(customer.id),
             "address": email or customer.phone,
             "token": raw,
-            # The portal page that opens the session; the sender prefixes the public address.
+            # The portal page whose "Sign in" button (a POST) opens the session: a mail
+            # scanner fetching the link does not use it up. The sender prefixes the address.
             "path": f"/portal/{company_id}/open?token={raw}",
             "expires_at": link.expires_at.isoformat(),
         },

@@ -158,12 +158,24 @@ def savings_chart(page: Page, figures: receivables.ReminderFigures) -> Chart:
     return category_chart(page, "savings", pairs, fmt.number, N_("Reminder emails"), N_("Emails"))
 
 
+def capped_count(page: Page, count: Number, cap: int) -> str:
+    """A count that stops past `cap` (services cap what would read every row): "1,000+"."""
+    return f"{page.fmt.number(cap)}+" if count > cap else page.fmt.number(count)
+
+
 def funnel_chart(page: Page) -> Chart:
+    """Customers per stage; a stage past the funnel's cap reads "1,000+"."""
     pairs: list[tuple[str, Number]] = [
         (page.fmt.name_of(row.stage), row.customers)
         for row in journeys.funnel_by_stage(page.db, page.actor)
     ]
-    return category_chart(page, "funnel", pairs, page.fmt.number, N_("Stage"))
+    return category_chart(
+        page,
+        "funnel",
+        pairs,
+        lambda count: capped_count(page, count, journeys.COUNT_CAP),
+        N_("Stage"),
+    )
 
 
 def _company_today(page: Page) -> date:

@@ -23,7 +23,7 @@ from majlis.loyalty.models import LoyaltyMember, LoyaltyTier
 from majlis.loyalty.schemas import AdjustIn
 from majlis.web.charts import Number
 from majlis.web.customer_tab_pages import ENTRY_KINDS, redeem_reward
-from majlis.web.dashboard_pages import category_chart
+from majlis.web.dashboard_pages import capped_count, category_chart
 from majlis.web.forms import VerifiedForm, field_errors, text_value
 from majlis.web.locale import N_
 from majlis.web.rendering import Page, PageRoute, redirect, signed_in
@@ -42,7 +42,7 @@ def tier_label(page: Page, tier: LoyaltyTier) -> str:
 
 @router.get("/loyalty")
 def program(request: Request, cursor: str | None = None) -> Response:
-    """The program and its tiers, members by tier, the member list (keyset), the rewards."""
+    """The program and its tiers, members by tier (capped), the member list (keyset), rewards."""
     with signed_in(request) as page:
         settings = loyalty.get_program(page.db, page.actor)
         tiers = loyalty.tiers(page.db, page.actor)
@@ -57,7 +57,12 @@ def program(request: Request, cursor: str | None = None) -> Response:
             tiers=tiers,
             tier_names={tier.key: tier_label(page, tier) for tier in tiers},
             by_tier=category_chart(
-                page, "members-by-tier", pairs, page.fmt.number, N_("Tier"), N_("Members")
+                page,
+                "members-by-tier",
+                pairs,
+                lambda count: capped_count(page, count, loyalty.COUNT_CAP),
+                N_("Tier"),
+                N_("Members"),
             ),
             members=members.items,
             next_cursor=members.next_cursor,

@@ -1,7 +1,8 @@
 """The customer portal pages: a customer's own loyalty card, points, rewards, preferences, data.
 
 Customers are not staff: they sign in with the one-time link the portal
-service sends (`majlis.portal.service`), and the portal session token it
+service sends (`majlis.portal.service`; its page shows a "Sign in" button and
+only that button's POST uses the link up), and the portal session token it
 issues lives in its own signed cookie (`majlis_portal`, its own salt, path
 `/portal`). The staff session never opens a portal page and the portal cookie
 never opens a staff page. The browser's ordinary session cookie still carries
@@ -246,19 +247,30 @@ router = APIRouter(prefix="/portal/{company_id}", route_class=PortalRoute, inclu
 
 
 # ----- signing in and out -----------------------------------------------------------------
-def _sign_in_page(
-    request: Request, company_id: uuid.UUID, status_code: int = 200, **values: Any
+def _visitor_page(
+    request: Request, company_id: uuid.UUID, template: str, status_code: int = 200, **values: Any
 ) -> Response:
+    """A page for a visitor not signed in yet (another company's id is 404)."""
     with tenant_session(get_engine("app"), company_id) as db:
         company = get_company(db, company_id)
         return render_template(
             request,
-            "portal/sign_in.html",
+            template,
             formatter=_formatter(request, company),
             status_code=status_code,
             company=company,
             **values,
         )
+
+
+def _sign_in_page(
+    request: Request, company_id: uuid.UUID, status_code: int = 200, **values: Any
+) -> Response:
+    return _visitor_page(request, company_id, "portal/sign_in.html", status_code, **values)
+
+
+def _link_refused(request: Request, company_id: uuid.UUID) -> Response:
+    return _sign_in_page(request, company_id, 401, contact="", errors={}, link_expired=True)
 
 
 @router.get("/sign-in")
@@ -295,12 +307,23 @@ def ask_for_link(request: Request, company_id: uuid.UUID, form: VerifiedForm) ->
 def open_link(
     request: Request, company_id: uuid.UUID, token: Annotated[str, Query(max_length=200)] = ""
 ) -> Response:
-    """Trade the emailed link for a portal session, then show the card."""
+    """The emailed link's page: a "Sign in" button only, whose POST spends the link.
+
+    Mail scanners fetch links ahead of the customer; a GET must not use it up.
+    """
+    if not token:
+        return _link_refused(request, company_id)
+    return _visitor_page(request, company_id, "portal/open.html", token=token)
+
+
+@router.post("/open")
+def sign_in_with_link(request: Request, company_id: uuid.UUID, form: VerifiedForm) -> Response:
+    """Trade the link for a portal session (it works once), then show the card."""
     try:
         with tenant_session(get_engine("app"), company_id) as db:
-            session_token = portal.open_session(db, company_id, token)
+            session_token = portal.open_session(db, company_id, text_value(form, "token"))
     except NotAuthenticated:
-        return _sign_in_page(request, company_id, 401, contact="", errors={}, link_expired=True)
+        return _link_refused(request, company_id)
     response = redirect(request, f"/portal/{company_id}/card")
     _keep_token(request, response, session_token)
     return response

@@ -45,9 +45,10 @@ from majlis.web.locale import N_
 from majlis.web.rendering import Page, PageRoute, redirect, signed_in
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-# The activity timeline stays the last tab; a domain's tab goes before it.
+# The order: Profile, Contacts and projects, Conversations, Invoices and reminders,
+# Journey and tasks, Loyalty, Activity.
 CUSTOMER_TABS.insert(
-    next(i for i, tab in enumerate(CUSTOMER_TABS) if tab.slug == "activity"),
+    next(i for i, tab in enumerate(CUSTOMER_TABS) if tab.slug == "journey"),
     CustomerTab("receivables", N_("Invoices and reminders"), "/receivables"),
 )
 
