@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select, update
 from tests.web.conftest import Browser, WebCompany
+from tests.web.test_page_safety import counting_statements
 
 from majlis.conversations.models import CustomerInteraction
 from majlis.conversations.schemas import ConversationIn
@@ -20,6 +21,7 @@ from majlis.core.errors import ValidationFailed
 from majlis.core.permissions import Actor, Role
 from majlis.customers import saved_filters
 from majlis.customers.saved_filters import SavedFilter
+from majlis.web.customer_pages import PAGE_SIZE
 
 HTMX = {"HX-Request": "true", "HX-Target": "duplicate-warning"}
 HASHIMI = {"name": "Mohammed Al Hashimi", "phone": "+971501234567"}
@@ -259,6 +261,38 @@ def test_cards_show_source_conversations_and_recent_views(
             .values(occurred_at=datetime.now(UTC) - timedelta(days=8))
         )
     assert "Recently viewed" not in browser.page("/customers").text
+
+
+def test_search_and_later_pages_cost_a_fixed_number_of_statements(
+    company: WebCompany, browser: Browser, app_engine: Engine
+) -> None:
+    """No per-card query, no count, no second search: a full page costs what one card does."""
+
+    def statements(url: str) -> tuple[int, str]:
+        with counting_statements(app_engine) as seen:
+            answer = browser.get(url)
+        assert answer.status_code == 200
+        return len(seen), answer.text
+
+    viewed = company.customer(name="Zephyr Aaa 00")
+    browser.page(f"/customers/{viewed.id}")
+    one_card, _ = statements("/customers?q=zephyr")
+    for number in range(1, PAGE_SIZE + 6):
+        company.customer(name=f"Zephyr Aaa {number:02d}")
+    full, page = statements("/customers?q=zephyr")
+    assert page.count('<li class="card">') == PAGE_SIZE and "Recently viewed" in page
+    assert full <= one_card  # a full page stops at the tier that filled it
+    later, page = statements(next_link(page))
+    assert page.count('<li class="card">') == 6 and later <= one_card
+    first_page, page = statements("/customers")
+    later, page = statements(next_link(page))
+    assert page.count('<li class="card">') == 6 and later == first_page
+
+
+def next_link(page: str) -> str:
+    found = re.search(r'<li class="more" id="more">\s*<a [^>]*href="([^"]+)"', page)
+    assert found, "no next page"
+    return html.unescape(found.group(1))
 
 
 def test_cards_show_both_names_the_languages_own_first(

@@ -316,6 +316,57 @@ def test_sales_cannot_work_someone_elses_task(company: WebCompany) -> None:
     assert sales.post(f"/tasks/{task_id}/claim").status_code == 403  # and no CSRF token
 
 
+def add_tasks(company: WebCompany, me: uuid.UUID, count: int, first_hour: int) -> None:
+    """`count` tasks of each kind My tasks reads: mine open, pool, mine claimed, mine done."""
+    owner, sales = company.actor(), company.actor(Role.SALES)
+    with tenant_session(company.engine, company.company_id) as session:
+        for hour in range(first_hour, first_hour + count):
+            due = datetime.now(UTC) + timedelta(hours=hour)
+            ids = [
+                queue.create_task(
+                    session,
+                    owner,
+                    TaskCreate(
+                        kind=TaskKind.CALL,
+                        title=f"Task {hour} {number}",
+                        due_at=due,
+                        assigned_to=assignee,
+                        assign=None if assignee else "pool",
+                    ),
+                ).id
+                for number, assignee in enumerate((me, None, me, me))
+            ]
+            queue.claim_task(session, sales, ids[2])
+            queue.complete_task(session, sales, ids[3])
+
+
+def test_tasks_page_queries_do_not_grow_with_the_tasks(
+    company: WebCompany, app_engine: Engine
+) -> None:
+    """A fixed set of statements per page (keyset, no count), first page or later by cursor."""
+    browser = company.browser(Role.SALES)
+    me = company.user_ids[Role.SALES]
+    add_tasks(company, me, 1, first_hour=1)
+
+    def statements(url: str) -> int:
+        with counting_statements(app_engine) as seen:
+            assert browser.get(url).status_code == 200
+        return len(seen)
+
+    few = statements("/tasks")
+    add_tasks(company, me, journey_pages.TASKS_SHOWN + 5, first_hour=2)
+    page = browser.page("/tasks").text
+    assert statements("/tasks") == few
+    mine = page[page.index('id="mine-heading"') : page.index('id="pool-heading"')]
+    shown = re.findall(r'<h3 class="task-title"><bdi>Task (\d+) (\d)', mine)
+    assert len(shown) == 2 * journey_pages.TASKS_SHOWN  # claimed, then open: each capped
+    claimed = shown[: journey_pages.TASKS_SHOWN]
+    assert claimed == [(str(hour), "2") for hour in range(1, journey_pages.TASKS_SHOWN + 1)]
+    cursors = re.findall(r'href="/tasks\?((?:mine|pool)_cursor=[^"]+)"', page)
+    assert len(cursors) == 2
+    assert statements("/tasks?" + html.unescape("&".join(cursors))) == few
+
+
 def test_counts_past_the_cap_read_as_cap_plus_on_board_and_dashboard(
     company: WebCompany, monkeypatch: pytest.MonkeyPatch
 ) -> None:

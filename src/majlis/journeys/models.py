@@ -198,6 +198,15 @@ class Task(TenantMixin, Base):
             "id",
             postgresql_where=text("status = 'open' AND assigned_to IS NULL"),
         ),
+        # My tasks: a person's claimed tasks in queue order (migration 0011_claimed_tasks).
+        Index(
+            "ix_tasks_claimed",
+            "company_id",
+            "assigned_to",
+            "rank_at",
+            "id",
+            postgresql_where=text("status = 'claimed'"),
+        ),
         Index("ix_tasks_assignee_status", "company_id", "assigned_to", "status"),
         Index("ix_tasks_assignee_recent", "company_id", "assigned_to", "id"),
         Index("ix_tasks_customer", "company_id", "customer_id", "created_at"),
