@@ -26,7 +26,7 @@ def test_reminder_preview_in_both_languages_then_run(company: WebCompany, tab: T
     tab.check_accessibility("receivables-overdue")
 
     page.get_by_role("link", name="Reminder queue").click()
-    expect(page.locator("#queue-summary")).to_contain_text("2 email(s) to 2 customer(s)")
+    expect(page.locator("#queue-summary")).to_contain_text("2 customer(s) due a reminder")
     tab.check_accessibility("receivables-queue")
 
     page.get_by_role("link", name="English · Amal Trading").click()

@@ -99,13 +99,20 @@ def test_each_chart_and_its_table_show_the_services_numbers(
         summary = analytics.customer_analytics(session, actor)
         sources = {b.bucket: b.customers for b in summary.dimensions["source"]}
         ageing = receivables.receivables_ageing(session, actor, today())
+        summarised_ageing = receivables.summarised_receivables_ageing(session, actor, today())
         figures = receivables.reminder_analytics(
+            session, actor, today() - timedelta(days=90), today()
+        )
+        # the dashboard's reminder figures come from the refresh's summary: the same sums
+        summarised = receivables.summarised_reminder_analytics(
             session, actor, today() - timedelta(days=90), today()
         )
         stages = {row.stage.name: row.customers for row in journeys.funnel_by_stage(session, actor)}
     assert sources == {"manual": 2, "chat": 1, "import": 1}
     assert [str(b.outstanding) for b in ageing["AED"]] == ["70.00", "350.00", "1234.50", "0", "0"]
     assert (figures.emails_sent, figures.individual_reminders_replaced) == (2, 3)
+    assert summarised == figures
+    assert summarised_ageing == ageing
     assert {k: v for k, v in stages.items() if v} == {"Lead": 3, "Contacted": 1}
 
     # Daily KPIs, newest day first: four new customers today, against a baseline of none

@@ -11,6 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select, text
+from tests.receivables.test_bulk_plan import many_debtors
 from tests.web.conftest import Browser, WebCompany
 from tests.web.test_page_safety import counting_statements
 
@@ -19,6 +20,7 @@ from majlis.core.permissions import Role
 from majlis.customers.models import Customer
 from majlis.receivables import ledger, reminders
 from majlis.receivables.models import ConsolidatedReminder
+from majlis.receivables.planner import QUEUE_COUNT_CAP
 from majlis.receivables.schemas import InvoiceCreate, PaymentCreate
 from majlis.web.receivables_pages import PAGE_SIZE
 
@@ -114,10 +116,36 @@ def test_overdue_invoices_page_by_cursor(company: WebCompany, browser: Browser) 
 def test_queue_previews_the_run_without_writing(company: WebCompany, browser: Browser) -> None:
     amal, _ = debtors(company)
     page = browser.page("/receivables/queue").text
-    assert "2 email(s) to 2 customer(s) instead of 3 — 33.33% fewer." in page
+    assert "2 customer(s) due a reminder, the highest priority first." in page
     assert f'href="/receivables/queue/{amal.id}?lang=ar"' in page
     assert HOSTILE not in page and "Run now" in page
     assert stored_reminders(company) == 0
+
+
+def test_queue_pages_by_priority_with_a_more_link(company: WebCompany, browser: Browser) -> None:
+    # One invoice each, a day older per customer: the older, the higher the priority.
+    for days in range(1, PAGE_SIZE + 3):
+        customer = company.customer(name=f"Late {days:03d}", email=f"late{days}@example.ae")
+        invoice(company, customer, f"L-{days:03d}", days * 3)
+    first = browser.page("/receivables/queue").text
+    assert f"{PAGE_SIZE + 2} customer(s) due a reminder" in first
+    next_url = html.unescape(re.search(r'href="(/receivables/queue\?cursor=[^"]+)"', first)[1])
+    second = browser.page(next_url).text
+    names = re.findall(r"<bdi>(Late \d{3})</bdi></a></td>", first + second)
+    assert names == [f"Late {days:03d}" for days in range(PAGE_SIZE + 2, 0, -1)]
+    assert len(re.findall(r"<bdi>(Late \d{3})</bdi></a></td>", first)) == PAGE_SIZE
+    assert "More reminders" not in second and "Back to the first page" in second
+    assert browser.page("/receivables/queue?cursor=not-a-cursor").status_code == 422
+    assert stored_reminders(company) == 0
+
+
+def test_queue_counts_customers_due_up_to_a_cap(
+    company: WebCompany, browser: Browser, admin_engine: Engine
+) -> None:
+    many_debtors(admin_engine, company.company_id, QUEUE_COUNT_CAP + 1)
+    page = browser.page("/receivables/queue").text
+    assert "1,000+ customer(s) due a reminder" in page
+    assert len(table_rows(page)) == PAGE_SIZE and "More reminders" in page
 
 
 def test_each_email_previews_in_english_and_arabic_in_a_sandbox(
@@ -174,7 +202,7 @@ def test_analysts_see_the_queue_but_cannot_run_it(company: WebCompany) -> None:
     debtors(company)
     analyst = company.browser(Role.ANALYST)
     queue = analyst.page("/receivables/queue").text
-    assert "2 email(s)" in queue and "Run now" not in queue
+    assert "2 customer(s) due a reminder" in queue and "Run now" not in queue
     response = analyst.submit("/receivables/queue/run")
     assert response.status_code == 403 and stored_reminders(company) == 0
     # Sales may run reminders: the receivables matrix lets them.

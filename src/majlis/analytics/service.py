@@ -1,8 +1,9 @@
 """Customer analytics answered from the materialized summary, never from the base table.
 
 `customer_analytics_summary` is refreshed CONCURRENTLY (readers never wait) by
-the worker's periodic job and on demand; tenants read it only through views
-that filter by the transaction's company.
+the worker's periodic job and on demand, together with the dashboard's other
+summaries (migration 0011: the daily KPIs, reminder figures and open balances);
+tenants read them only through views that filter by the transaction's company.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def customer_analytics(session: Session, actor: Actor) -> CustomerAnalytics:
 
 
 def refresh_summary(session: Session) -> None:
-    """Recompute the summary for every company without blocking readers."""
+    """Recompute the summaries for every company without blocking readers."""
     session.execute(text("SELECT refresh_customer_analytics()"))
 
 

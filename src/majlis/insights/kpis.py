@@ -19,6 +19,14 @@ patients) and is flagged like any other KPI. Because a customer contacted
 again drops out of the day they once fell silent on, past days read a little
 lower than they were at the time; the baseline is therefore conservative
 (a surge today is, if anything, flagged slightly early).
+
+**Freshness.** Every KPI is read from the summaries the analytics refresh
+(every 15 minutes, or the dashboard's refresh button) keeps per company and
+day (migration 0011: `customer_kpi_days` per local day, `open_balance_days`
+per due date), so a view costs one small read at any company size: figures
+are as of the refresh time the dashboard shows. The summary's churn silence
+is the same greatest-of (creation, last seen, last stage move) as
+`last_contact_at`.
 """
 
 from __future__ import annotations
@@ -26,26 +34,31 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Select, cast, func, select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from majlis.accounts.service import get_company
 from majlis.core import outbox
 from majlis.core.permissions import CUSTOMERS, Action, Actor, require
-from majlis.customers.models import Customer
-from majlis.journeys.models import WorkflowAction
-from majlis.journeys.sweeps import last_contact_at
 from majlis.notifications.models import Priority
 from majlis.notifications.service import notify_owners
-from majlis.receivables.models import Invoice, Payment
 
 SEASON_WEEKS = 8
 CHURN_SILENCE = timedelta(days=60)
 THRESHOLD = 3.5
 MAD_TO_SIGMA = 1.4826
+KPIS = ("new_customers", "conversions", "revenue", "invoices_falling_due", "churn_risk")
+# Invoices falling due are the open invoices per due date, summed over currencies.
+_SUMMARISED = text(
+    """
+    SELECT metric, day, value FROM customer_kpi_days_current WHERE day BETWEEN :since AND :end
+    UNION ALL
+    SELECT 'invoices_falling_due', due_date, sum(invoices) FROM open_balance_days_current
+     WHERE due_date BETWEEN :since AND :end GROUP BY due_date
+    """
+)
 
 
 @dataclass(frozen=True)
@@ -65,45 +78,17 @@ class DayKpis:
     anomalies: list[Anomaly] = field(default_factory=list)
 
 
-def _local_day(column: Any, zone: str) -> Any:
-    return cast(func.timezone(zone, column), Date)
+def _summarised(session: Session, since: date, end: date) -> dict[str, dict[date, float]]:
+    """Each KPI per day from the summaries the analytics refresh keeps (migration 0011).
 
-
-def _daily(session: Session, query: Select[Any]) -> dict[date, float]:
-    return {row[0]: float(row[1]) for row in session.execute(query)}
-
-
-def _metrics(actor: Actor, zone: str, since: date) -> dict[str, Select[Any]]:
-    company = actor.company_id
-    created = _local_day(Customer.created_at, zone)
-    fell_silent = _local_day(last_contact_at() + CHURN_SILENCE, zone)
-    won = _local_day(WorkflowAction.occurred_at, zone)
-    return {
-        "new_customers": select(created, func.count())
-        .where(Customer.company_id == company, created >= since)
-        .group_by(created),
-        "conversions": select(won, func.count())
-        .where(WorkflowAction.company_id == company, WorkflowAction.to_stage == "won", won >= since)
-        .group_by(won),
-        "revenue": select(Payment.received_on, func.sum(Payment.amount))
-        .where(Payment.company_id == company, Payment.received_on >= since)
-        .group_by(Payment.received_on),
-        "invoices_falling_due": select(Invoice.due_date, func.count())
-        .where(
-            Invoice.company_id == company,
-            Invoice.due_date >= since,
-            Invoice.status.in_(("open", "partially_paid")),
-        )
-        .group_by(Invoice.due_date),
-        "churn_risk": select(fell_silent, func.count())
-        .where(
-            Customer.company_id == company,
-            Customer.deleted_at.is_(None),
-            Customer.is_active.is_(True),
-            fell_silent >= since,
-        )
-        .group_by(fell_silent),
-    }
+    Counted live, they would read every customer, stage move, payment and open
+    invoice of the company on every view.
+    """
+    rows = session.execute(_SUMMARISED, {"since": since, "end": end})
+    series: dict[str, dict[date, float]] = {metric: {} for metric in KPIS}
+    for metric, day, value in rows:
+        series[metric][day] = float(value)
+    return series
 
 
 def robust_anomaly(metric: str, day: date, value: float, history: list[float]) -> Anomaly | None:
@@ -131,7 +116,7 @@ def daily_kpis(
     end = today or datetime.now(ZoneInfo(zone)).date()
     first = end - timedelta(days=days - 1)
     since = first - timedelta(weeks=SEASON_WEEKS)
-    series = {name: _daily(session, query) for name, query in _metrics(actor, zone, since).items()}
+    series = _summarised(session, since, end)
     result = []
     for offset in range(days):
         day = first + timedelta(days=offset)

@@ -1,12 +1,21 @@
-"""What consolidation saved and what reminders recovered, over a date range."""
+"""What consolidation saved and what reminders recovered, over a date range.
+
+`reminder_analytics` and `receivables_ageing` count live (the API's exact
+figures); their `summarised_` twins add up the same sums from `reminder_days`
+and `open_balance_days`, kept by the analytics refresh (migration 0011), for
+the dashboard, whose cost must not grow with the reminders sent or the
+invoices open.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from majlis.core.errors import ValidationFailed
@@ -36,6 +45,18 @@ _BY_LEVEL = text(
      GROUP BY escalation_level
     """
 )
+# The same sums from the refresh's per-day summary; `day` is the UTC day of sending.
+_SUMMARISED_BY_LEVEL = text(
+    """
+    SELECT escalation_level, sum(sent) AS sent, sum(replaced) AS replaced,
+           sum(responded) AS responded, sum(paid) AS paid, sum(recovered) AS recovered,
+           sum(days_to_pay) AS days_to_pay
+      FROM reminder_days_current
+     WHERE day BETWEEN :date_from AND :date_to
+     GROUP BY escalation_level
+    """
+)
+SUMMARY_DAYS = 100  # how far back `reminder_days` reaches
 
 
 @dataclass(frozen=True)
@@ -62,27 +83,46 @@ def _rate(part: int, whole: int) -> Decimal:
     return (Decimal(100) * part / whole).quantize(Decimal("0.01")) if whole else Decimal(0)
 
 
-def reminder_analytics(
-    session: Session, actor: Actor, date_from: date, date_to: date
-) -> ReminderFigures:
-    """Emails sent vs the per-invoice reminders they replaced, rates by level, money back."""
+def _checked_range(actor: Actor, date_from: date, date_to: date) -> None:
     require(actor, RECEIVABLES, Action.VIEW)
     if date_to < date_from:
         raise ValidationFailed.single("date_to", "must not be before date_from")
     if date_to - date_from > MAX_RANGE:
         raise ValidationFailed.single("date_to", "the range may span at most two years")
-    rows = {
-        EscalationLevel(row.escalation_level): row
-        for row in session.execute(
-            _BY_LEVEL,
-            {
-                "company_id": actor.company_id,
-                # timestamptz bounds, so the range is an index condition, not a filter
-                "starts": datetime.combine(date_from, time(), UTC),
-                "ends": datetime.combine(date_to + timedelta(days=1), time(), UTC),
-            },
-        )
-    }
+
+
+def reminder_analytics(
+    session: Session, actor: Actor, date_from: date, date_to: date
+) -> ReminderFigures:
+    """Emails sent vs the per-invoice reminders they replaced, rates by level, money back."""
+    _checked_range(actor, date_from, date_to)
+    rows = session.execute(
+        _BY_LEVEL,
+        {
+            "company_id": actor.company_id,
+            # timestamptz bounds, so the range is an index condition, not a filter
+            "starts": datetime.combine(date_from, time(), UTC),
+            "ends": datetime.combine(date_to + timedelta(days=1), time(), UTC),
+        },
+    )
+    return _figures(date_from, date_to, rows)
+
+
+def summarised_reminder_analytics(
+    session: Session, actor: Actor, date_from: date, date_to: date
+) -> ReminderFigures:
+    """`reminder_analytics` as of the last analytics refresh, from at most `SUMMARY_DAYS` back."""
+    _checked_range(actor, date_from, date_to)
+    # a day's margin for a refresh that ran yesterday
+    if date_from < datetime.now(UTC).date() - timedelta(days=SUMMARY_DAYS - 1):
+        raise ValidationFailed.single("date_from", f"the summary reaches {SUMMARY_DAYS} days back")
+    rows = session.execute(_SUMMARISED_BY_LEVEL, {"date_from": date_from, "date_to": date_to})
+    return _figures(date_from, date_to, rows)
+
+
+def _figures(date_from: date, date_to: date, found: Iterable[Row[Any]]) -> ReminderFigures:
+    """The figures from one row per escalation level of the range's sums."""
+    rows = {EscalationLevel(row.escalation_level): row for row in found}
     sent = sum(int(r.sent) for r in rows.values())
     replaced = sum(int(r.replaced) for r in rows.values())
     paid = sum(int(r.paid) for r in rows.values())
@@ -108,20 +148,30 @@ def reminder_analytics(
     )
 
 
-# Ageing: open balances by days past due, one pass over the open-invoice index.
+# Ageing: open balances by days past due, one pass over the open-invoice index (live) or
+# over the refresh's open balances per currency and due date (summarised).
 AGEING_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+_DAYS_PAST_DUE = """
+    CASE WHEN due_date >= :today THEN 'current'
+         WHEN due_date >= :today - 30 THEN '1-30'
+         WHEN due_date >= :today - 60 THEN '31-60'
+         WHEN due_date >= :today - 90 THEN '61-90'
+         ELSE '90+' END
+"""
 _AGEING = text(
-    """
-    SELECT CASE WHEN due_date >= :today THEN 'current'
-                WHEN due_date >= :today - 30 THEN '1-30'
-                WHEN due_date >= :today - 60 THEN '31-60'
-                WHEN due_date >= :today - 90 THEN '61-90'
-                ELSE '90+' END AS bucket,
-           currency,
-           sum(amount - amount_paid) AS outstanding,
-           count(*) AS invoices
+    f"""
+    SELECT {_DAYS_PAST_DUE} AS bucket, currency,
+           sum(amount - amount_paid) AS outstanding, count(*) AS invoices
       FROM invoices
      WHERE company_id = :company_id AND status IN ('open', 'partially_paid')
+     GROUP BY 1, 2
+    """
+)
+_SUMMARISED_AGEING = text(
+    f"""
+    SELECT {_DAYS_PAST_DUE} AS bucket, currency,
+           sum(outstanding) AS outstanding, sum(invoices) AS invoices
+      FROM open_balance_days_current
      GROUP BY 1, 2
     """
 )
@@ -142,8 +192,20 @@ def receivables_ageing(
     Every bucket is present (zero when empty), in that order, for each currency owed.
     """
     require(actor, RECEIVABLES, Action.VIEW)
+    return _ageing(session.execute(_AGEING, {"company_id": actor.company_id, "today": today}))
+
+
+def summarised_receivables_ageing(
+    session: Session, actor: Actor, today: date
+) -> dict[str, list[AgeingBucket]]:
+    """`receivables_ageing` as of the last analytics refresh (a row per currency and due date)."""
+    require(actor, RECEIVABLES, Action.VIEW)
+    return _ageing(session.execute(_SUMMARISED_AGEING, {"today": today}))
+
+
+def _ageing(rows: Iterable[Row[Any]]) -> dict[str, list[AgeingBucket]]:
     found: dict[str, dict[str, AgeingBucket]] = {}
-    for row in session.execute(_AGEING, {"company_id": actor.company_id, "today": today}):
+    for row in rows:
         found.setdefault(row.currency, {})[row.bucket] = AgeingBucket(
             row.bucket, Decimal(row.outstanding), int(row.invoices)
         )

@@ -5,7 +5,10 @@ sources and risk bands from `majlis.analytics.service.customer_analytics` (the
 materialized summary, so the page costs three small reads however many
 customers there are), receivables ageing and reminder savings from
 `majlis.receivables.analytics`, the funnel from `majlis.journeys.service`, and
-the daily KPIs with their anomaly flags from `majlis.insights.kpis`.
+the daily KPIs with their anomaly flags from `majlis.insights.kpis`. The
+ageing, the reminder savings and most KPIs are read from the summaries the same
+refresh keeps (migration 0011), so every statement is bounded at any company
+size (the funnel's counts are capped) and the page shows one "as of" time.
 """
 
 from __future__ import annotations
@@ -126,10 +129,11 @@ def _money_in(page: Page, currency: str) -> Callable[[Number], str]:
 
 
 def ageing_charts(page: Page, today: date) -> list[AgeingChart]:
-    """One chart per currency owed (most companies bill in one)."""
+    """One chart per currency owed (most companies bill in one), as of the last refresh."""
     fmt = page.fmt
     charts = []
-    for currency, buckets in receivables.receivables_ageing(page.db, page.actor, today).items():
+    owed = receivables.summarised_receivables_ageing(page.db, page.actor, today)
+    for currency, buckets in owed.items():
         pairs: list[tuple[str, Number]] = [
             (fmt.gettext(AGEING_LABELS[b.bucket]), b.outstanding) for b in buckets
         ]
@@ -188,7 +192,7 @@ def dashboard(request: Request) -> Response:
     with signed_in(request) as page:
         today = _company_today(page)
         found = analytics.customer_analytics(page.db, page.actor)
-        figures = receivables.reminder_analytics(
+        figures = receivables.summarised_reminder_analytics(
             page.db, page.actor, today - timedelta(days=REMINDER_DAYS), today
         )
         days = kpis.daily_kpis(page.db, page.actor, KPI_DAYS, today)

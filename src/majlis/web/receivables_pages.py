@@ -40,6 +40,7 @@ from majlis.receivables.models import (
 )
 from majlis.receivables.templates import InvoiceLineItem, render_reminder, template_for
 from majlis.web.customer_pages import CUSTOMER_TABS, CustomerTab, permissions
+from majlis.web.dashboard_pages import capped_count
 from majlis.web.forms import VerifiedForm
 from majlis.web.locale import N_
 from majlis.web.rendering import Page, PageRoute, redirect, signed_in
@@ -175,15 +176,17 @@ def overdue(request: Request, cursor: str | None = None) -> Response:
 
 # ----- the reminder queue ------------------------------------------------------------------
 @router.get("/receivables/queue")
-def queue(request: Request) -> Response:
-    """The planner's dry run: what a run would send now, by priority. Nothing is written."""
+def queue(request: Request, cursor: str | None = None) -> Response:
+    """The planner's dry run, highest priority first, a page at a time. Nothing is written."""
     with signed_in(request) as page:
-        preview = planner.run_reminders(page.db, page.actor, dry_run=True)
+        preview = planner.first_planned(page.db, page.actor, limit=PAGE_SIZE, cursor=cursor)
         return _render(
             page,
             "receivables/queue.html",
             "queue",
             preview=preview,
+            customers_due=capped_count(page, preview.customers_due, planner.QUEUE_COUNT_CAP),
+            first_page=cursor is None,
             can_run=can(page.actor, ledger.RECEIVABLES, Action.CREATE),
         )
 
