@@ -257,8 +257,8 @@ SELECT o.customer_id, o.invoice_ids, o.balances, o.days_overdue,
 
 # The eligibility check for a list of customers, in one round trip. The company's
 # policy (today in its time zone, its contact interval) is read in the statement. The
-# ids travel as one array literal and the answer comes back as their positions in it:
-# binding 1,000 UUIDs one by one and reading 1,000 UUID rows cost more than the query.
+# ids travel as one binary array and the answer comes back as their positions in it:
+# reading 1,000 UUID rows back cost more than the query.
 # The asked customers are found by one primary-key scan over the sorted array
 # (`id = ANY`), measured at a third of the cost of one probe per id; only then are
 # they joined back to their positions. Planned as a join of the array with customers
@@ -391,8 +391,7 @@ def eligible_customer_ids(
         "company_id": actor.company_id,
         "now": now or datetime.now(UTC),
         "default_interval_days": _DEFAULT_INTERVAL_DAYS,
-        # 32 hex digits per id, a form uuid_in reads, and quicker to make than str().
-        "customer_ids": "{" + ",".join(customer.hex for customer in customer_ids) + "}",
+        "customer_ids": list(customer_ids),
     }
     # Prepared on the session's own connection, unlike every other statement (see
     # `core.db`): parsing, rewriting and planning this statement cost more than running
@@ -407,8 +406,13 @@ def eligible_customer_ids(
 
 @cache
 def _eligible_positions_sql(dialect: Dialect) -> str:
-    """The eligibility statement in the driver's own placeholder style."""
-    return str(_ELIGIBLE_POSITIONS.compile(dialect=dialect))
+    """The eligibility statement in the driver's own placeholder style.
+
+    The ids travel in binary (`%b`): the server copies 16 bytes per id instead of
+    parsing 36 characters (measured: 1 ms of server time for 1,000 ids as text).
+    """
+    compiled = str(_ELIGIBLE_POSITIONS.compile(dialect=dialect))
+    return compiled.replace("%(customer_ids)s", "%(customer_ids)b")
 
 
 # ----- planning ---------------------------------------------------------------------------
