@@ -43,11 +43,14 @@ from majlis.web.security import (
 WEB_DIR = Path(str(resources.files("majlis.web")))
 STATIC_DIR = WEB_DIR / "static"
 
+# The templates ship inside the package, so they cannot change under a running server:
+# `auto_reload` off spares every render (and every include) a stat of the template file.
 templates = Environment(
     loader=FileSystemLoader(WEB_DIR / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,
 )
 
 
