@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Engine, func, literal, select, text, tuple_, update
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from majlis.conversations.sync import (
 from majlis.core import audit
 from majlis.core.db import tenant_session
 from majlis.core.errors import Conflict, FieldError, NotFound, ValidationFailed
-from majlis.core.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
+from majlis.core.pagination import DEFAULT_LIMIT, Page, page_by_moment
 from majlis.core.permissions import (
     ALL,
     CUSTOMERS,
@@ -159,24 +159,10 @@ def _newest_first(
     session: Session, actor: Actor, conditions: list[Any], cursor: str | None, limit: int
 ) -> Page[Conversation]:
     """Keyset page of the company's conversations on (started_at, id), newest first."""
-    query = (
-        select(Conversation)
-        .where(Conversation.company_id == actor.company_id, *conditions)
-        .order_by(Conversation.started_at.desc(), Conversation.id.desc())
-        .limit(limit + 1)
+    query = select(Conversation).where(Conversation.company_id == actor.company_id, *conditions)
+    return page_by_moment(
+        session, query, Conversation.started_at, Conversation.id, cursor=cursor, limit=limit
     )
-    if cursor:
-        started_at, last_id = decode_cursor(cursor, 2)
-        query = query.where(
-            tuple_(Conversation.started_at, Conversation.id)
-            < tuple_(literal(datetime.fromisoformat(started_at)), literal(uuid.UUID(last_id)))
-        )
-    rows = list(session.scalars(query))
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.started_at.isoformat(), str(last.id)])
-    return Page(rows[:limit], next_cursor)
 
 
 def list_conversations(

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Text, func, insert, literal, select, tuple_
+from sqlalchemy import DateTime, Index, Text, func, insert, select
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from majlis.core.ids import new_id
 from majlis.core.models import Base, TenantMixin
-from majlis.core.pagination import Page, decode_cursor, encode_cursor
+from majlis.core.pagination import Page, page_by_moment
 from majlis.core.permissions import Actor
 
 
@@ -87,25 +87,11 @@ def entity_history(
     limit: int = 50,
 ) -> Page[AuditEntry]:
     """An entity's audit trail, newest first, keyset-paginated on (occurred_at, id)."""
-    query = (
-        select(AuditEntry)
-        .where(
-            AuditEntry.company_id == actor.company_id,
-            AuditEntry.entity_type == entity_type,
-            AuditEntry.entity_id == entity_id,
-        )
-        .order_by(AuditEntry.occurred_at.desc(), AuditEntry.id.desc())
-        .limit(limit + 1)
+    query = select(AuditEntry).where(
+        AuditEntry.company_id == actor.company_id,
+        AuditEntry.entity_type == entity_type,
+        AuditEntry.entity_id == entity_id,
     )
-    if cursor:
-        occurred_at, last_id = decode_cursor(cursor, 2)
-        query = query.where(
-            tuple_(AuditEntry.occurred_at, AuditEntry.id)
-            < tuple_(literal(datetime.fromisoformat(occurred_at)), literal(uuid.UUID(last_id)))
-        )
-    rows = list(session.scalars(query))
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.occurred_at.isoformat(), str(last.id)])
-    return Page(rows[:limit], next_cursor)
+    return page_by_moment(
+        session, query, AuditEntry.occurred_at, AuditEntry.id, cursor=cursor, limit=limit
+    )

@@ -24,14 +24,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Select, any_, func, insert, literal, select, tuple_, union_all
+from sqlalchemy import Row, Select, any_, func, insert, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from majlis.accounts.models import Membership
 from majlis.core import audit
 from majlis.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from majlis.core.ids import new_id
-from majlis.core.pagination import Page, decode_cursor, encode_cursor
+from majlis.core.pagination import Page, page_by_moment
 from majlis.core.permissions import Action, Actor, Role, require
 from majlis.customers.models import Customer
 from majlis.journeys.models import Task, TaskStatus, WorkflowEvent, WorkflowState
@@ -309,18 +309,9 @@ def list_tasks(
     ):
         if value is not None:
             query = query.where(column == value)
-    if cursor:
-        rank_at, last_id = decode_cursor(cursor, 2)
-        query = query.where(
-            tuple_(Task.rank_at, Task.id)
-            > tuple_(literal(datetime.fromisoformat(rank_at)), literal(uuid.UUID(last_id)))
-        )
-    rows = list(session.scalars(query.order_by(Task.rank_at, Task.id).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.rank_at.isoformat(), str(last.id)])
-    return Page(rows[:limit], next_cursor)
+    return page_by_moment(
+        session, query, Task.rank_at, Task.id, cursor=cursor, limit=limit, newest_first=False
+    )
 
 
 # ----- the next task and claiming -----------------------------------------------------------

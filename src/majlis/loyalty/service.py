@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, literal, select, tuple_, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from majlis.core import audit, outbox
 from majlis.core.errors import Conflict, NotFound, ValidationFailed
 from majlis.core.ids import new_id
-from majlis.core.pagination import Page, decode_cursor, encode_cursor
+from majlis.core.pagination import Page, decode_cursor, encode_cursor, page_by_moment
 from majlis.core.permissions import ALL, NONE, Access, Action, Actor, Matrix, Role, require
 from majlis.customers.models import Customer
 from majlis.customers.service import get_customer
@@ -298,24 +298,12 @@ def ledger_page(
 ) -> Page[PointsEntry]:
     """The member's ledger newest first, keyset-paged on (occurred_at, id) for the pages."""
     get_member(session, actor, member_id)
-    query = (
-        select(PointsEntry)
-        .where(PointsEntry.company_id == actor.company_id, PointsEntry.member_id == member_id)
-        .order_by(PointsEntry.occurred_at.desc(), PointsEntry.id.desc())
-        .limit(limit + 1)
+    query = select(PointsEntry).where(
+        PointsEntry.company_id == actor.company_id, PointsEntry.member_id == member_id
     )
-    if cursor:
-        occurred_at, last_id = decode_cursor(cursor, 2)
-        query = query.where(
-            tuple_(PointsEntry.occurred_at, PointsEntry.id)
-            < tuple_(literal(datetime.fromisoformat(occurred_at)), literal(uuid.UUID(last_id)))
-        )
-    rows = list(session.scalars(query))
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.occurred_at.isoformat(), str(last.id)])
-    return Page(rows[:limit], next_cursor)
+    return page_by_moment(
+        session, query, PointsEntry.occurred_at, PointsEntry.id, cursor=cursor, limit=limit
+    )
 
 
 def ledger(session: Session, actor: Actor, member_id: uuid.UUID) -> list[PointsEntry]:

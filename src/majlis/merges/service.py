@@ -20,14 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg.errors
-from sqlalchemy import Select, insert, inspect, literal, select, tuple_
+from sqlalchemy import Select, insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from majlis.core import audit, outbox
 from majlis.core.errors import Conflict, NotFound, ValidationFailed
 from majlis.core.ids import new_id
-from majlis.core.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
+from majlis.core.pagination import DEFAULT_LIMIT, Page, page_by_moment
 from majlis.core.permissions import CUSTOMERS, Action, Actor, require
 from majlis.customers.models import Customer
 from majlis.customers.schemas import CustomerOut
@@ -411,28 +411,10 @@ def list_merges(
 ) -> Page[CustomerMerge]:
     """The company's merges, newest first, keyset-paginated on (merged_at, id)."""
     require(actor, CUSTOMERS, Action.VIEW)
-    query = (
-        select(CustomerMerge)
-        .where(CustomerMerge.company_id == actor.company_id)
-        .order_by(CustomerMerge.merged_at.desc(), CustomerMerge.id.desc())
-        .limit(limit + 1)
+    query = select(CustomerMerge).where(CustomerMerge.company_id == actor.company_id)
+    return page_by_moment(
+        session, query, CustomerMerge.merged_at, CustomerMerge.id, cursor=cursor, limit=limit
     )
-    if cursor:
-        merged_at, last_id = decode_cursor(cursor, 2)
-        try:
-            bound = (datetime.fromisoformat(str(merged_at)), uuid.UUID(str(last_id)))
-        except ValueError as exc:
-            raise ValidationFailed.single("cursor", "is not a cursor this API issued") from exc
-        query = query.where(
-            tuple_(CustomerMerge.merged_at, CustomerMerge.id)
-            < tuple_(literal(bound[0]), literal(bound[1]))
-        )
-    rows = list(session.scalars(query))
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor([last.merged_at.isoformat(), str(last.id)])
-    return Page(rows[:limit], next_cursor)
 
 
 # ----- undo ----------------------------------------------------------------------------
