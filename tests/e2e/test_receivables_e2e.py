@@ -1,4 +1,5 @@
-"""Receivables in headless Chromium: overdue invoices, the reminder preview in both languages.
+"""Receivables in headless Chromium: overdue invoices, a run, the queued reminders previewed
+in both languages.
 
 The email preview is a sandboxed iframe served with its own policy; the tab's
 checks fail on any CSP violation or script error, in the page or the frame.
@@ -15,7 +16,9 @@ from tests.web.test_receivables_pages import debtors
 pytestmark = pytest.mark.e2e
 
 
-def test_reminder_preview_in_both_languages_then_run(company: WebCompany, tab: Tab) -> None:
+def test_run_then_preview_the_queued_reminders_in_both_languages(
+    company: WebCompany, tab: Tab
+) -> None:
     amal, _ = debtors(company)
     tab.sign_in(company.member())
     page = tab.page
@@ -26,7 +29,10 @@ def test_reminder_preview_in_both_languages_then_run(company: WebCompany, tab: T
     tab.check_accessibility("receivables-overdue")
 
     page.get_by_role("link", name="Reminder queue").click()
-    expect(page.locator("#queue-summary")).to_contain_text("2 customer(s) due a reminder")
+    expect(page.locator("p.empty")).to_have_text("No reminder is waiting to be sent.")
+    page.get_by_role("button", name="Run now").click()
+    expect(page.get_by_role("status")).to_have_text("The reminder run was scheduled.")
+    expect(page.locator("#queue-summary")).to_contain_text("2 reminder(s) waiting")
     tab.check_accessibility("receivables-queue")
 
     page.get_by_role("link", name="English · Amal Trading").click()
@@ -53,8 +59,7 @@ def test_reminder_preview_in_both_languages_then_run(company: WebCompany, tab: T
     tab.check_accessibility("receivables-preview-ar-rtl")
 
     page.get_by_role("link", name="قائمة التذكيرات").first.click()
-    page.get_by_role("button", name="تشغيل الآن").click()
-    expect(page.get_by_role("status")).to_have_text("تمت جدولة جولة التذكير.")
     expect(page.locator("table.data tbody tr")).to_have_count(2)
-    tab.check_accessibility("receivables-sent-ar")
+    expect(page.locator("#queue-summary")).to_contain_text("بانتظار الإرسال")
+    tab.check_accessibility("receivables-queue-ar")
     assert amal.name == "Amal Trading"

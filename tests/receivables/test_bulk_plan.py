@@ -39,7 +39,7 @@ def _sent_history(customer_id: str, days_ago: tuple[int, ...]) -> None:
         )
 
 
-def _varied_company(owner, new_customer, overdue_invoice) -> None:
+def varied_company(owner, new_customer, overdue_invoice) -> None:
     """Customers covering each rule: consolidation modes and cap, escalation by age and by
     history, the contact interval and its override, languages, risk, relationship, opt-out,
     no email, nothing overdue, and invoices not yet due or part paid."""
@@ -107,7 +107,7 @@ def _key(reminder: planner.PlannedReminder) -> tuple[uuid.UUID, list[uuid.UUID]]
 def test_set_based_run_plans_what_the_per_customer_rules_plan(
     app_engine, tenant, owner, new_customer, overdue_invoice
 ) -> None:
-    _varied_company(owner, new_customer, overdue_invoice)
+    varied_company(owner, new_customer, overdue_invoice)
     with tenant_session(app_engine, tenant.company_id) as session:
         ctx = planner.run_context(session, tenant.actor())
         in_sql = planner.plan_run(session, ctx, None)
@@ -124,7 +124,7 @@ def test_set_based_run_plans_what_the_per_customer_rules_plan(
 def test_run_stores_the_preview_with_one_send_event_per_reminder(
     app_engine, tenant, owner, new_customer, overdue_invoice
 ) -> None:
-    _varied_company(owner, new_customer, overdue_invoice)
+    varied_company(owner, new_customer, overdue_invoice)
     preview = owner.post("/api/v1/reminders/preview").json()
     run = owner.post("/api/v1/reminders/run").json()
 
@@ -153,7 +153,7 @@ def test_run_stores_the_preview_with_one_send_event_per_reminder(
 def test_eligibility_check_agrees_with_the_run_and_ignores_other_companies(
     app_engine, make_tenant, tenant, owner, new_customer, overdue_invoice
 ) -> None:
-    _varied_company(owner, new_customer, overdue_invoice)
+    varied_company(owner, new_customer, overdue_invoice)
     with make_tenant().client() as other:
         stranger = new_customer(other)["id"]
         overdue_invoice(other, stranger, 30)
@@ -187,53 +187,3 @@ def test_the_eligibility_statement_is_planned_once_per_connection(app_engine, te
             )
         )
     assert executions is not None and executions >= 3
-
-
-def test_queue_pages_walk_the_dry_run_in_priority_order(
-    app_engine, tenant, owner, new_customer, overdue_invoice
-) -> None:
-    _varied_company(owner, new_customer, overdue_invoice)
-    actor, walked, cursor = tenant.actor(), [], None
-    with tenant_session(app_engine, tenant.company_id) as session:
-        ctx = planner.run_context(session, actor)
-        whole = planner.plan_run(session, ctx, None)
-        while True:
-            page = planner.first_planned(session, actor, limit=5, cursor=cursor, now=ctx.now)
-            assert len(page.planned) <= 5 and page.scheduled_at == ctx.scheduled_at
-            assert page.customers_due == len({p.customer_id for p in whole})
-            walked.extend(page.planned)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-
-    assert walked == whole and len(walked) == 12  # the run's own order, nothing twice
-
-
-def many_debtors(admin_engine, company_id: uuid.UUID, count: int) -> None:
-    """`count` customers with an email and an invoice 30 days overdue, set-based."""
-    with admin_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO customers (company_id, id, kind, name, email)"
-                " SELECT :c, majlis_new_id(), 'individual', 'Debtor ' || n,"
-                " 'd' || n || '@example.ae' FROM generate_series(1, :n) n"
-            ),
-            {"c": company_id, "n": count},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO invoices (company_id, id, customer_id, number, issue_date, due_date,"
-                " amount) SELECT company_id, majlis_new_id(), id, 'Q-' || id, current_date - 60,"
-                " current_date - 30, 100 FROM customers WHERE company_id = :c"
-            ),
-            {"c": company_id},
-        )
-
-
-def test_queue_counts_customers_due_up_to_the_cap(app_engine, admin_engine, tenant) -> None:
-    many_debtors(admin_engine, tenant.company_id, planner.QUEUE_COUNT_CAP + 1)
-    with tenant_session(app_engine, tenant.company_id) as session:
-        page = planner.first_planned(session, tenant.actor(), limit=3)
-    assert page.customers_due > planner.QUEUE_COUNT_CAP and len(page.planned) == 3
-    priorities = [p.priority_score for p in page.planned]
-    assert priorities == sorted(priorities, reverse=True)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select, text
-from tests.receivables.test_bulk_plan import many_debtors
+from tests.receivables.test_reminder_queue import many_debtors
 from tests.web.conftest import Browser, WebCompany
 from tests.web.test_page_safety import counting_statements
 
@@ -20,7 +20,7 @@ from majlis.core.permissions import Role
 from majlis.customers.models import Customer
 from majlis.receivables import ledger, reminders
 from majlis.receivables.models import ConsolidatedReminder
-from majlis.receivables.planner import QUEUE_COUNT_CAP
+from majlis.receivables.reminders import QUEUE_COUNT_CAP
 from majlis.receivables.schemas import InvoiceCreate, PaymentCreate
 from majlis.web.receivables_pages import PAGE_SIZE
 
@@ -113,22 +113,43 @@ def test_overdue_invoices_page_by_cursor(company: WebCompany, browser: Browser) 
 
 
 # ----- the reminder queue -------------------------------------------------------------------
-def test_queue_previews_the_run_without_writing(company: WebCompany, browser: Browser) -> None:
+def reminder_of(company: WebCompany, customer: Customer) -> uuid.UUID:
+    """The customer's one stored reminder."""
+    with tenant_session(company.engine, company.company_id) as session:
+        return session.scalars(
+            select(ConsolidatedReminder.id).where(ConsolidatedReminder.customer_id == customer.id)
+        ).one()
+
+
+def test_run_now_fills_the_queue_through_the_planner_with_csrf(
+    company: WebCompany, browser: Browser
+) -> None:
     amal, _ = debtors(company)
+    assert "No reminder is waiting to be sent." in browser.page("/receivables/queue").text
+    forged = browser.post("/receivables/queue/run", data={"csrf_token": "wrong"})
+    assert forged.status_code == 403 and stored_reminders(company) == 0
+    response = browser.submit("/receivables/queue/run")
+    assert response.status_code == 303 and response.headers["location"] == "/receivables/queue"
+    assert stored_reminders(company) == 2
+
     page = browser.page("/receivables/queue").text
-    assert "2 customer(s) due a reminder, the highest priority first." in page
-    assert f'href="/receivables/queue/{amal.id}?lang=ar"' in page
-    assert HOSTILE not in page and "Run now" in page
-    assert stored_reminders(company) == 0
+    assert "The reminder run was scheduled." in page
+    assert "2 reminder(s) waiting, the highest priority first." in page
+    assert f'href="/receivables/reminders/{reminder_of(company, amal)}?lang=ar"' in page
+    assert len(table_rows(page)) == 2 and HOSTILE not in page and html.escape(HOSTILE) in page
+    # A second run plans nothing: nobody with a reminder waiting is reminded twice.
+    browser.submit("/receivables/queue/run")
+    assert stored_reminders(company) == 2
 
 
 def test_queue_pages_by_priority_with_a_more_link(company: WebCompany, browser: Browser) -> None:
-    # One invoice each, a day older per customer: the older, the higher the priority.
+    # One invoice each, three days older per customer: the older, the higher the priority.
     for days in range(1, PAGE_SIZE + 3):
         customer = company.customer(name=f"Late {days:03d}", email=f"late{days}@example.ae")
         invoice(company, customer, f"L-{days:03d}", days * 3)
+    browser.submit("/receivables/queue/run")
     first = browser.page("/receivables/queue").text
-    assert f"{PAGE_SIZE + 2} customer(s) due a reminder" in first
+    assert f"{PAGE_SIZE + 2} reminder(s) waiting" in first
     next_url = html.unescape(re.search(r'href="(/receivables/queue\?cursor=[^"]+)"', first)[1])
     second = browser.page(next_url).text
     names = re.findall(r"<bdi>(Late \d{3})</bdi></a></td>", first + second)
@@ -136,15 +157,15 @@ def test_queue_pages_by_priority_with_a_more_link(company: WebCompany, browser: 
     assert len(re.findall(r"<bdi>(Late \d{3})</bdi></a></td>", first)) == PAGE_SIZE
     assert "More reminders" not in second and "Back to the first page" in second
     assert browser.page("/receivables/queue?cursor=not-a-cursor").status_code == 422
-    assert stored_reminders(company) == 0
 
 
-def test_queue_counts_customers_due_up_to_a_cap(
+def test_queue_counts_waiting_reminders_up_to_a_cap(
     company: WebCompany, browser: Browser, admin_engine: Engine
 ) -> None:
     many_debtors(admin_engine, company.company_id, QUEUE_COUNT_CAP + 1)
+    browser.submit("/receivables/queue/run")
     page = browser.page("/receivables/queue").text
-    assert "1,000+ customer(s) due a reminder" in page
+    assert "1,000+ reminder(s) waiting" in page
     assert len(table_rows(page)) == PAGE_SIZE and "More reminders" in page
 
 
@@ -152,11 +173,13 @@ def test_each_email_previews_in_english_and_arabic_in_a_sandbox(
     company: WebCompany, browser: Browser
 ) -> None:
     amal, _ = debtors(company)
-    preview = browser.page(f"/receivables/queue/{amal.id}?lang=ar").text
+    browser.submit("/receivables/queue/run")
+    reminder_id = reminder_of(company, amal)
+    preview = browser.page(f"/receivables/reminders/{reminder_id}?lang=ar").text
     frame = re.search(r"<iframe [^>]*>", preview, re.S)[0]
     assert 'sandbox=""' in frame and 'title="Reminder email in Arabic"' in frame
     src = html.unescape(re.search(r'src="([^"]+)"', frame)[1])
-    assert src == f"/receivables/queue/{amal.id}/email?lang=ar&part=0"
+    assert src == f"/receivables/reminders/{reminder_id}/email?lang=ar"
 
     arabic = browser.get(src)
     assert arabic.status_code == 200
@@ -169,40 +192,26 @@ def test_each_email_previews_in_english_and_arabic_in_a_sandbox(
 
     english = browser.get(src.replace("lang=ar", "lang=en")).text
     assert '<html lang="en" dir="ltr">' in english and "Dear Amal Trading" in english
-    assert browser.get(src.replace("part=0", "part=1")).status_code == 404
-    assert stored_reminders(company) == 0
+    # Without a language the preview is the one the reminder goes out in (English here).
+    assert (
+        'aria-current="page">English' in browser.page(f"/receivables/reminders/{reminder_id}").text
+    )
+    assert browser.page(f"/receivables/reminders/{uuid.uuid4()}").status_code == 404
 
 
 def test_hostile_names_are_escaped_in_the_email_preview(
     company: WebCompany, browser: Browser
 ) -> None:
     _, basim = debtors(company)
-    email = browser.get(f"/receivables/queue/{basim.id}/email?lang=en").text
+    browser.submit("/receivables/queue/run")
+    email = browser.get(f"/receivables/reminders/{reminder_of(company, basim)}/email?lang=en").text
     assert HOSTILE not in email and html.escape(HOSTILE) in email
-
-
-def test_run_now_schedules_through_the_planner_with_csrf(
-    company: WebCompany, browser: Browser
-) -> None:
-    debtors(company)
-    browser.page("/receivables/queue")
-    forged = browser.post("/receivables/queue/run", data={"csrf_token": "wrong"})
-    assert forged.status_code == 403 and stored_reminders(company) == 0
-    response = browser.submit("/receivables/queue/run")
-    assert response.status_code == 303 and response.headers["location"] == "/receivables/sent"
-    assert stored_reminders(company) == 2
-    sent = browser.page("/receivables/sent").text
-    assert "The reminder run was scheduled." in sent
-    assert len(table_rows(sent)) == 2 and sent.count(">Scheduled<") == 2
-    # The queue is empty now: nobody with a reminder waiting is reminded twice.
-    assert "No customer is due a reminder now." in browser.page("/receivables/queue").text
 
 
 def test_analysts_see_the_queue_but_cannot_run_it(company: WebCompany) -> None:
     debtors(company)
     analyst = company.browser(Role.ANALYST)
-    queue = analyst.page("/receivables/queue").text
-    assert "2 customer(s) due a reminder" in queue and "Run now" not in queue
+    assert "Run now" not in analyst.page("/receivables/queue").text
     response = analyst.submit("/receivables/queue/run")
     assert response.status_code == 403 and stored_reminders(company) == 0
     # Sales may run reminders: the receivables matrix lets them.
@@ -210,6 +219,7 @@ def test_analysts_see_the_queue_but_cannot_run_it(company: WebCompany) -> None:
     assert "Run now" in sales.page("/receivables/queue").text
     assert sales.submit("/receivables/queue/run").status_code == 303
     assert stored_reminders(company) == 2
+    assert "2 reminder(s) waiting" in analyst.page("/receivables/queue").text
 
 
 # ----- sent reminders -----------------------------------------------------------------------
@@ -230,7 +240,6 @@ def test_sent_reminders_show_outcomes_and_savings(
     company: WebCompany, browser: Browser, admin_engine: Engine
 ) -> None:
     amal, basim = debtors(company)
-    browser.page("/receivables/queue")
     browser.submit("/receivables/queue/run")
     mark_sent(admin_engine, company)
     with tenant_session(company.engine, company.company_id) as session:
@@ -281,17 +290,19 @@ def test_another_companys_customer_is_a_404_page(
 ) -> None:
     other = make_company()
     theirs, _ = debtors(other)
-    for path in (
-        f"/customers/{theirs.id}/receivables",
-        f"/receivables/queue/{theirs.id}?lang=ar",
-        f"/receivables/queue/{theirs.id}/email?lang=en",
+    other.browser().submit("/receivables/queue/run")
+    their_reminder = reminder_of(other, theirs)
+    for path, kind in (
+        (f"/customers/{theirs.id}/receivables", "customer"),
+        (f"/receivables/reminders/{their_reminder}?lang=ar", "reminder"),
+        (f"/receivables/reminders/{their_reminder}/email?lang=en", "reminder"),
     ):
         response = browser.page(path)
         assert response.status_code == 404, path
-        assert "belongs to another company" in response.text
+        assert kind in response.text
         assert "INV-A1" not in response.text and "Amal" not in response.text
     assert "Nothing is overdue." in browser.page("/receivables").text
-    assert "No customer is due a reminder now." in browser.page("/receivables/queue").text
+    assert "No reminder is waiting to be sent." in browser.page("/receivables/queue").text
 
 
 # ----- no N+1 -------------------------------------------------------------------------------
@@ -300,11 +311,13 @@ def test_page_queries_do_not_grow_with_the_data(
 ) -> None:
     """Each page costs the same statements for two debtors or a dozen with reminders sent."""
     amal, _ = debtors(company)
+    browser.submit("/receivables/queue/run")
+    amal_reminder = reminder_of(company, amal)
     pages = (
         "/receivables",
         "/receivables/queue",
-        f"/receivables/queue/{amal.id}",
-        f"/receivables/queue/{amal.id}/email?lang=ar",
+        f"/receivables/reminders/{amal_reminder}",
+        f"/receivables/reminders/{amal_reminder}/email?lang=ar",
         "/receivables/sent",
         f"/customers/{amal.id}/receivables",
     )
@@ -325,15 +338,5 @@ def test_page_queries_do_not_grow_with_the_data(
         invoice(company, customer, f"D{number}-2", 3)
     for number in range(3):
         invoice(company, amal, f"INV-A-MORE-{number}", 7 + number)
-    browser.page("/receivables/queue")
     browser.submit("/receivables/queue/run")
-    # Keep Amal in the queue (a waiting reminder would take her out): cancel hers.
-    with tenant_session(company.engine, company.company_id) as session:
-        session.execute(
-            text(
-                "UPDATE customer_consolidated_reminders SET delivery_status = 'cancelled'"
-                " WHERE customer_id = :amal"
-            ),
-            {"amal": amal.id},
-        )
     assert statements_per_page() == few

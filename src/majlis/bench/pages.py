@@ -4,7 +4,8 @@ The measured company gets `scale` customers (`datagen.load_bench_data`), then,
 set-based through the admin engine, what a working company accumulates:
 journeys for most customers across the stages, loyalty members over four
 tiers with their points, open tasks, overdue invoices for a share of customers
-and three months of sent reminders, conversations and notifications. The real
+and three months of sent reminders, conversations and notifications; then the
+hourly reminder run queues a reminder for every customer due one. The real
 app is started in-process and an owner signs in through the real sign-in form;
 then every page of the workspace is requested (GET only, `repeat` times each).
 
@@ -41,6 +42,7 @@ from majlis.journeys import service as journeys
 from majlis.loyalty import service as loyalty
 from majlis.loyalty.schemas import ProgramIn
 from majlis.portal import service as portal
+from majlis.receivables import planner
 from majlis.web.customer_pages import PAGE_SIZE as LIST_PAGE_SIZE
 from majlis.web.portal_pages import COOKIE_SALT, PORTAL_COOKIE
 from majlis.web.security import cookie_signer
@@ -80,6 +82,7 @@ class Workspace:
     other_id: uuid.UUID  # a second customer for the merge comparison
     member_id: uuid.UUID
     portal_token: str
+    reminder_id: uuid.UUID  # the featured customer's reminder, waiting in the queue
 
 
 # ----- data ------------------------------------------------------------------------------------
@@ -217,7 +220,8 @@ def _set_based(company_id: uuid.UUID, owner_id: uuid.UUID, featured: uuid.UUID) 
 
 
 def _invoiced(company_id: uuid.UUID, featured: uuid.UUID, scale: int) -> None:
-    """Overdue invoices for 5 % of the customers, and 90 days of sent reminders."""
+    """Overdue invoices for 5 % of the customers, and 90 days of sent reminders (the run that
+    queues reminders for the rest comes after the tables are settled)."""
     with get_engine("admin").connect() as conn:
         ids = list(
             conn.execute(
@@ -231,6 +235,21 @@ def _invoiced(company_id: uuid.UUID, featured: uuid.UUID, scale: int) -> None:
     rng = random.Random(8)
     _invoices(company_id, [featured, *ids], rng)
     _history(company_id, ids, rng)
+
+
+def _queued_reminder(company_id: uuid.UUID, featured: uuid.UUID) -> uuid.UUID:
+    """The hourly reminder run, through the planner (it plans only customers not already
+    waiting or reminded lately, so a reused load adds nothing), and the featured
+    customer's waiting reminder."""
+    with tenant_session(get_engine("app"), company_id) as session:
+        planner.run_reminders(session, Actor.system(company_id))
+        return session.execute(
+            text(
+                "SELECT id FROM customer_consolidated_reminders WHERE company_id = :c"
+                " AND customer_id = :f AND delivery_status = 'scheduled' ORDER BY id DESC LIMIT 1"
+            ),
+            {"c": company_id, "f": featured},
+        ).scalar_one()
 
 
 def _portal_token(company_id: uuid.UUID, customer_id: uuid.UUID) -> str:
@@ -272,9 +291,10 @@ def load_workspace(scale: int, console: Console, reuse: bool = False) -> Workspa
             text("SELECT id FROM loyalty_members WHERE company_id = :c AND customer_id = :f"),
             {"c": company_id, "f": featured},
         ).scalar_one()
+    reminder_id = _queued_reminder(company_id, featured)
     console.print(f"  ready in {time.perf_counter() - started:,.0f} s")
     token = _portal_token(company_id, featured)
-    return Workspace(company_id, email, featured, other, member_id, token)
+    return Workspace(company_id, email, featured, other, member_id, token, reminder_id)
 
 
 def _add_activity(company_id: uuid.UUID, email: str, featured: uuid.UUID, scale: int) -> None:
@@ -431,7 +451,7 @@ def workspace_pages(ws: Workspace) -> list[PageSpec]:
         ("import upload", "/imports/new"),
         ("overdue invoices", "/receivables"),
         ("reminder queue", "/receivables/queue"),
-        ("reminder preview", f"/receivables/queue/{ws.customer_id}"),
+        ("reminder preview", f"/receivables/reminders/{ws.reminder_id}"),
         ("sent reminders", "/receivables/sent"),
         ("journey board", "/journeys"),
         ("journey board, mine", "/journeys?mine=true"),

@@ -323,6 +323,14 @@ class ConsolidatedReminder(TenantMixin, Base):
             "customer_id",
             postgresql_where=text("delivery_status IN ('scheduled', 'sending')"),
         ),
+        # The reminder queue page, highest priority first (0012_reminder_queue).
+        Index(
+            "ix_customer_consolidated_reminders_queue",
+            "company_id",
+            "priority_score",
+            "id",
+            postgresql_where=text("delivery_status IN ('scheduled', 'sending')"),
+        ),
         Index("ix_customer_consolidated_reminders_created", "company_id", "created_at"),
         # Reminders sent lately, with whom they went to (eligibility; 0008_receivables_perf).
         Index(

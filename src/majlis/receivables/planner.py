@@ -45,9 +45,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from majlis.core import audit
-from majlis.core.errors import Conflict, ValidationFailed
+from majlis.core.errors import Conflict
 from majlis.core.ids import new_id
-from majlis.core.pagination import decode_cursor, encode_cursor
 from majlis.core.permissions import Action, Actor, require
 from majlis.receivables.ledger import RECEIVABLES, live_customer
 from majlis.receivables.models import (
@@ -790,94 +789,6 @@ def run_reminders(
         },
     )
     return result
-
-
-# ----- the queue: the dry run's first reminders by priority ------------------------------------
-# The reminder queue page shows a run's first reminders, highest priority first, a page at
-# a time, and how many customers are due (exact up to the cap). Only those rows leave the
-# database: the plan is the run's own (`_PLAN`), answered by one keyset page of it and a
-# capped count of its customers instead of every reminder of every customer.
-QUEUE_COUNT_CAP = 1000
-
-_QUEUE_PAGE = text(
-    _PLAN
-    + """
-, queue_page AS (
-  SELECT p.customer_id, p.name, CAST(p.invoice_ids AS text) AS invoice_ids, p.total, p.currency,
-         p.kind, p.level, p.priority, p.oldest_days, p.language, p.position
-    FROM planned p
-   WHERE CAST(:after_priority AS integer) IS NULL
-      OR (-p.priority, p.customer_id, p.position)
-         > (-CAST(:after_priority AS integer), CAST(:after_customer AS uuid),
-            CAST(:after_position AS bigint))
-   ORDER BY p.priority DESC, p.customer_id, p.position
-   LIMIT :limit
-), due AS (
-  SELECT count(*) AS customers
-    FROM (SELECT DISTINCT p.customer_id FROM planned p LIMIT :count_cap + 1) capped
-)
-SELECT due.customers, q.*
-  FROM due LEFT JOIN queue_page q ON true
- ORDER BY q.priority DESC, q.customer_id, q.position
-"""
-)
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    """One page of the queue and the customers due, exact up to QUEUE_COUNT_CAP (a larger
-    number stands for "more than QUEUE_COUNT_CAP")."""
-
-    scheduled_at: datetime | None
-    customers_due: int
-    planned: list[PlannedReminder]
-    next_cursor: str | None
-
-
-def _queue_position(cursor: str | None) -> tuple[int | None, uuid.UUID | None, int | None]:
-    """The (priority, customer, position) a cursor continues after; all None for page one."""
-    if cursor is None:
-        return None, None, None
-    priority, customer_id, position = decode_cursor(cursor, 3)
-    try:
-        return int(priority), uuid.UUID(str(customer_id)), int(position)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed.single("cursor", "is not a cursor this API issued") from exc
-
-
-def first_planned(
-    session: Session,
-    actor: Actor,
-    *,
-    limit: int,
-    cursor: str | None = None,
-    now: datetime | None = None,
-) -> QueuePage:
-    """The dry run's first `limit` reminders after `cursor`, highest priority first, in the
-    order a run stores them. Nothing is written."""
-    require(actor, RECEIVABLES, Action.VIEW)
-    after_priority, after_customer, after_position = _queue_position(cursor)
-    ctx = run_context(session, actor, now)
-    if ctx.settings.reminders_paused:
-        return QueuePage(None, 0, [], None)
-    rows = session.execute(
-        _QUEUE_PAGE,
-        {
-            **_plan_params(ctx, None),
-            "after_priority": after_priority,
-            "after_customer": after_customer,
-            "after_position": after_position,
-            "limit": limit + 1,
-            "count_cap": QUEUE_COUNT_CAP,
-        },
-    ).all()
-    found = [row for row in rows if row.customer_id is not None]
-    next_cursor = None
-    if len(found) > limit:
-        last = found[limit - 1]
-        next_cursor = encode_cursor([last.priority, str(last.customer_id), last.position])
-    planned = [_planned_reminder(row, ctx.scheduled_at) for row in found[:limit]]
-    return QueuePage(ctx.scheduled_at, rows[0].customers, planned, next_cursor)
 
 
 # ----- manual reminders ---------------------------------------------------------------------

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from majlis.core import audit
-from majlis.core.errors import Conflict, NotFound
+from majlis.core.errors import Conflict, NotFound, ValidationFailed
 from majlis.core.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from majlis.core.permissions import Action, Actor, require
 from majlis.receivables.ledger import RECEIVABLES
 from majlis.receivables.models import SENT_STATUSES, ConsolidatedReminder, DeliveryStatus
 
 RESPONSE_COLUMNS = {"opened": "opened_at", "clicked": "clicked_at", "replied": "replied_at"}
+QUEUE_COUNT_CAP = 1000
+# Planned and not yet sent: written as the partial indexes' own predicate, so the planner
+# proves it implies theirs (a bound enum parameter would not).
+_WAITING = text("delivery_status IN ('scheduled', 'sending')")
 
 
 def get_reminder(session: Session, actor: Actor, reminder_id: uuid.UUID) -> ConsolidatedReminder:
@@ -70,3 +75,48 @@ def record_response(
             session, actor, f"reminder.{event}", "reminder", reminder.id, after={column: True}
         )
     return reminder
+
+
+# ----- the queue: reminders waiting to be sent ---------------------------------------------
+@dataclass(frozen=True)
+class WaitingPage:
+    """One page of the queue and how many reminders wait, exact up to QUEUE_COUNT_CAP (a
+    larger number stands for "more than QUEUE_COUNT_CAP")."""
+
+    items: list[ConsolidatedReminder]
+    waiting: int
+    next_cursor: str | None
+
+
+def _after(cursor: str) -> tuple[int, uuid.UUID]:
+    """The (priority, id) a queue cursor continues after."""
+    priority, last_id = decode_cursor(cursor, 2)
+    try:
+        return int(priority), uuid.UUID(str(last_id))
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed.single("cursor", "is not a cursor this API issued") from exc
+
+
+def waiting_reminders(
+    session: Session, actor: Actor, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT
+) -> WaitingPage:
+    """Reminders planned and not yet sent, highest priority first (the latest planned first
+    among equals), keyset-paged on (priority, id) along the queue index."""
+    require(actor, RECEIVABLES, Action.VIEW)
+    waiting = select(ConsolidatedReminder).where(
+        ConsolidatedReminder.company_id == actor.company_id, _WAITING
+    )
+    page = waiting
+    if cursor:
+        page = page.where(
+            tuple_(ConsolidatedReminder.priority_score, ConsolidatedReminder.id) < _after(cursor)
+        )
+    order = (ConsolidatedReminder.priority_score.desc(), ConsolidatedReminder.id.desc())
+    rows = list(session.scalars(page.order_by(*order).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.priority_score, str(last.id)])
+    capped = waiting.with_only_columns(ConsolidatedReminder.id).limit(QUEUE_COUNT_CAP + 1)
+    count = session.scalar(select(func.count()).select_from(capped.subquery())) or 0
+    return WaitingPage(rows[:limit], count, next_cursor)

@@ -2,9 +2,11 @@
 
 Every page calls the receivables services (`ledger`, `planner`, `templates`,
 `reminders`, `analytics`) inside `signed_in(...)`, so the `RECEIVABLES` matrix,
-tenancy and audit are exactly those of the JSON API. The queue is the planner's
-own dry run (nothing is written); "Run now" is `planner.run_reminders`, the
-service behind `POST /api/v1/reminders/run`.
+tenancy and audit are exactly those of the JSON API. The queue is the reminders
+planned and not yet sent (a run every hour plans them, `reminders.waiting_reminders`
+lists them); "Run now" is `planner.run_reminders`, the service behind
+`POST /api/v1/reminders/run`. Each waiting reminder's email can be previewed in
+either language before it goes.
 
 A reminder email is company-written HTML: it is rendered by the template
 service's sandbox and shown in a sandboxed iframe, served by its own route
@@ -15,7 +17,6 @@ network, no forms — and only inside our own pages.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,6 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
-from majlis.core.errors import NotFound
 from majlis.core.pagination import decode_cursor, encode_cursor
 from majlis.core.permissions import Action, can, require
 from majlis.customers import service as customers
@@ -32,6 +32,7 @@ from majlis.customers.models import Customer
 from majlis.receivables import analytics, ledger, planner, reminders
 from majlis.receivables.models import (
     OPEN_STATUSES,
+    ConsolidatedReminder,
     DeliveryStatus,
     EscalationLevel,
     Invoice,
@@ -177,15 +178,16 @@ def overdue(request: Request, cursor: str | None = None) -> Response:
 # ----- the reminder queue ------------------------------------------------------------------
 @router.get("/receivables/queue")
 def queue(request: Request, cursor: str | None = None) -> Response:
-    """The planner's dry run, highest priority first, a page at a time. Nothing is written."""
+    """Reminders planned and waiting to be sent, highest priority first, a page at a time."""
     with signed_in(request) as page:
-        preview = planner.first_planned(page.db, page.actor, limit=PAGE_SIZE, cursor=cursor)
+        waiting = reminders.waiting_reminders(page.db, page.actor, cursor=cursor, limit=PAGE_SIZE)
         return _render(
             page,
             "receivables/queue.html",
             "queue",
-            preview=preview,
-            customers_due=capped_count(page, preview.customers_due, planner.QUEUE_COUNT_CAP),
+            waiting=waiting,
+            waiting_count=capped_count(page, waiting.waiting, reminders.QUEUE_COUNT_CAP),
+            names=_names(page.db, page, {r.customer_id for r in waiting.items}),
             first_page=cursor is None,
             can_run=can(page.actor, ledger.RECEIVABLES, Action.CREATE),
         )
@@ -193,42 +195,41 @@ def queue(request: Request, cursor: str | None = None) -> Response:
 
 @router.post("/receivables/queue/run")
 def run_now(request: Request, form: VerifiedForm) -> Response:
-    """The same service as `POST /api/v1/reminders/run`: schedule the run, then show it."""
+    """The same service as `POST /api/v1/reminders/run`: plan every customer due now, then
+    show the queue."""
     with signed_in(request) as page:
         planner.run_reminders(page.db, page.actor)
         page.web.update(flash=N_("The reminder run was scheduled."))
-        return redirect(request, "/receivables/sent")
+        return redirect(request, "/receivables/queue")
 
 
-@dataclass(frozen=True)
-class CustomerPreview:
-    """One customer's part of the dry run, as the planner plans it now."""
-
-    customer: Customer
-    today: date
-    planned: list[planner.PlannedReminder]
+def _preview_language(lang: str | None, reminder: ConsolidatedReminder) -> ReminderLanguage:
+    """The language asked for, else the one the reminder will be sent in."""
+    if lang in {language.value for language in ReminderLanguage}:
+        return ReminderLanguage(lang)
+    return reminder.language
 
 
-def customer_preview(page: Page, customer_id: uuid.UUID) -> CustomerPreview:
-    """The planner's dry run for one customer; 404 unless a run would remind them now."""
-    require(page.actor, ledger.RECEIVABLES, Action.VIEW)
-    ctx = planner.run_context(page.db, page.actor)
-    dues = (
-        []
-        if ctx.settings.reminders_paused
-        else planner.customers_due(page.db, ctx, customer_ids=[customer_id])
-    )
-    if not dues:
-        raise NotFound("reminder preview", customer_id)
-    planned = planner.plan_customer(dues[0], planner.Thresholds.of(ctx.settings), ctx.scheduled_at)
-    customer = customers.get_customer(page.db, page.actor, customer_id)
-    return CustomerPreview(customer, ctx.today, planned)
+@router.get("/receivables/reminders/{reminder_id}")
+def preview(request: Request, reminder_id: uuid.UUID, lang: str | None = None) -> Response:
+    """The reminder's email, shown in a sandboxed frame, in English or Arabic."""
+    with signed_in(request) as page:
+        reminder = reminders.get_reminder(page.db, page.actor, reminder_id)
+        return _render(
+            page,
+            "receivables/preview.html",
+            "queue",
+            reminder=reminder,
+            customer=customers.get_customer(page.db, page.actor, reminder.customer_id),
+            language=_preview_language(lang, reminder),
+        )
 
 
-def _line_items(page: Page, planned: planner.PlannedReminder, today: date) -> list[InvoiceLineItem]:
+def _line_items(page: Page, reminder: ConsolidatedReminder) -> list[InvoiceLineItem]:
+    today = _company_today(page)
     invoices = page.db.scalars(
         select(Invoice)
-        .where(Invoice.company_id == page.actor.company_id, Invoice.id.in_(planned.invoice_ids))
+        .where(Invoice.company_id == page.actor.company_id, Invoice.id.in_(reminder.invoice_ids))
         .order_by(Invoice.due_date, Invoice.id)
     )
     return [
@@ -244,45 +245,23 @@ def _line_items(page: Page, planned: planner.PlannedReminder, today: date) -> li
     ]
 
 
-def _language(lang: str | None) -> ReminderLanguage:
-    return ReminderLanguage.AR if lang == ReminderLanguage.AR else ReminderLanguage.EN
-
-
-@router.get("/receivables/queue/{customer_id}")
-def preview_emails(request: Request, customer_id: uuid.UUID, lang: str | None = None) -> Response:
-    """The customer's planned emails, each shown in a sandboxed frame, in English or Arabic."""
+@router.get("/receivables/reminders/{reminder_id}/email")
+def email_html(request: Request, reminder_id: uuid.UUID, lang: str | None = None) -> Response:
+    """The reminder's email as the template service renders it now, for a sandboxed iframe."""
     with signed_in(request) as page:
-        preview = customer_preview(page, customer_id)
-        return _render(
-            page,
-            "receivables/preview.html",
-            "queue",
-            preview=preview,
-            language=_language(lang or str(preview.planned[0].language)),
-        )
-
-
-@router.get("/receivables/queue/{customer_id}/email")
-def email_html(
-    request: Request, customer_id: uuid.UUID, lang: str | None = None, part: int = 0
-) -> Response:
-    """One planned email, rendered by the template service, for a sandboxed iframe."""
-    with signed_in(request) as page:
-        preview = customer_preview(page, customer_id)
-        if not 0 <= part < len(preview.planned):
-            raise NotFound("reminder preview", customer_id)
-        planned = preview.planned[part]
-        language = _language(lang)
-        items = _line_items(page, planned, preview.today)
+        reminder = reminders.get_reminder(page.db, page.actor, reminder_id)
+        customer = customers.get_customer(page.db, page.actor, reminder.customer_id)
+        language = _preview_language(lang, reminder)
+        items = _line_items(page, reminder)
         arabic = language is ReminderLanguage.AR
-        customer, company = preview.customer, page.company
+        company = page.company
         rendered = render_reminder(
-            template_for(page.db, page.actor, language, planned.escalation_level, len(items)),
+            template_for(page.db, page.actor, language, reminder.escalation_level, len(items)),
             customer_name=customer.name_ar if arabic and customer.name_ar else customer.name,
             company_name=company.name_ar if arabic and company.name_ar else company.name,
             invoices=items,
-            currency=planned.currency,
-            level=planned.escalation_level,
+            currency=reminder.currency,
+            level=reminder.escalation_level,
         )
         return HTMLResponse(rendered.html, headers=EMAIL_PREVIEW_HEADERS)
 
