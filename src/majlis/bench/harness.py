@@ -13,6 +13,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import text
 
 from majlis.core.db import get_engine
@@ -62,6 +65,39 @@ class Timing:
             return ms[min(len(ms) - 1, round(q * (len(ms) - 1)))]
 
         return cls(len(ms), pick(0.50), pick(0.95), pick(0.99), statistics.fmean(ms))
+
+
+def start_server_process(
+    args: list[str], env: dict[str, str], port: int
+) -> subprocess.Popen[bytes]:
+    """A server in its own process(es), logging to the results folder, once it answers."""
+    log = RESULTS_DIR / f"server-{port}.log"
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as output:
+        process = subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server on port {port} did not start; see {log}")
+
+
+def majlis_serve_args(port: int, workers: int) -> list[str]:
+    """`majlis serve` as an operator runs it, with this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "majlis.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 def time_calls(call: Callable[[int], object], repeat: int, warmup: int = 3) -> Timing:

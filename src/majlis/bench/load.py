@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +25,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from majlis.accounts import service as accounts
-from majlis.bench.harness import RESULTS_DIR, ScenarioResult, Timing
+from majlis.bench.harness import (
+    ScenarioResult,
+    Timing,
+    majlis_serve_args,
+    start_server_process,
+)
 from majlis.core.config import KEEP_ALIVE_SECONDS, load_settings
 from majlis.core.db import database_urls, get_engine, tenant_session
 from majlis.core.embedded import free_loopback_port
@@ -97,22 +101,6 @@ def seed_company(customers: int) -> tuple[uuid.UUID, str, list[str]]:
             .all()
         )
     return company_id, token, list(ids)
-
-
-def start_server(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    log = RESULTS_DIR / f"load-server-{port}.log"
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    with log.open("wb") as output:
-        process = subprocess.Popen(args, env=env, stdout=output, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"server on port {port} did not start; see {log}")
 
 
 async def run_users(
@@ -203,16 +191,7 @@ def run(scale: int, console: Console) -> list[ScenarioResult]:
     company_id, token, ids = seed_company(customers)
     env = {**os.environ, "MAJLIS_LOG_LEVEL": "WARNING"}
     ours_port, bare_port = free_loopback_port(), free_loopback_port()
-    majlis = [
-        sys.executable,
-        "-m",
-        "majlis.cli",
-        "serve",
-        "--port",
-        str(ours_port),
-        "--workers",
-        "2",
-    ]
+    majlis = majlis_serve_args(ours_port, 2)
     bare_dsn = app_url.replace("postgresql+psycopg://", "postgresql://")
     bare = [
         sys.executable,
@@ -228,8 +207,8 @@ def run(scale: int, console: Console) -> list[ScenarioResult]:
         "--timeout-keep-alive",
         str(KEEP_ALIVE_SECONDS),  # as `majlis serve`, so the two differ only in the app
     ]
-    ours_server = start_server(majlis, env, ours_port)
-    bare_server = start_server(bare, {**env, "MAJLIS_BARE_DSN": bare_dsn}, bare_port)
+    ours_server = start_server_process(majlis, env, ours_port)
+    bare_server = start_server_process(bare, {**env, "MAJLIS_BARE_DSN": bare_dsn}, bare_port)
     try:
         target = LoadTarget(f"http://127.0.0.1:{ours_port}", token, company_id, ids)
         mixed = Recorder()
