@@ -139,4 +139,6 @@ class Customer(TenantMixin, Timestamps, Base):
     # 0008_merges); set means the record is hidden and its id redirects to the survivor.
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
-    __mapper_args__ = {"version_id_col": version}
+    # Server-generated values (defaults, the name triggers' columns, computed columns) come
+    # back with the INSERT or UPDATE itself (RETURNING) instead of a reload afterwards.
+    __mapper_args__ = {"version_id_col": version, "eager_defaults": True}

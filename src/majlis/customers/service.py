@@ -506,7 +506,6 @@ def create_customer(
         customer.owner_id = actor.user_id
     with _unique_write(session, actor, values, exclude=None):
         session.add(customer)
-    session.refresh(customer)
     refresh_match_keys(session, customer)
     after = snapshot(customer)
     audit.record(session, actor, "customer.created", ENTITY, customer.id, after=after)
