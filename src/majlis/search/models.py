@@ -1,9 +1,10 @@
 """The search tables and indexes, declared so `majlis db check` verifies they exist.
 
 Migration 0008_search_tiers creates them (0004_search added the normalised
-columns, mapped on `Customer` in customers/models.py, "search (issue 4)").
-Rows of `customer_search_keys` are written by triggers on `customers`, never
-by the application.
+columns, mapped on `Customer` in customers/models.py, "search (issue 4)"),
+0012_search_words the word postings. Rows of `customer_search_keys` are written
+by triggers on `customers`, those of `customer_search_words` by triggers on
+`customer_search_keys`, never by the application.
 """
 
 from __future__ import annotations
@@ -44,6 +45,21 @@ class CustomerSearchKey(Base):
     field: Mapped[str] = mapped_column(Text, primary_key=True)
     position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     key: Mapped[str] = mapped_column(Text)
+
+
+class CustomerSearchWord(Base):
+    """One word of a customer's name at its position, keyed so a word's customers come by id.
+
+    Written by triggers on `customer_search_keys` (migration 0012_search_words).
+    """
+
+    __tablename__ = "customer_search_words"
+
+    company_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    word: Mapped[str] = mapped_column(Text(collation="C"), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    field: Mapped[str] = mapped_column(Text, primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
 
 
 def _knn_index(name: str, arabic: bool) -> Index:

@@ -6,7 +6,8 @@ Search answers tier by tier and stops when the page is full:
    secondary e-mails and full phone numbers (btree on `customer_search_keys`);
 1. exact name — a whole normalised name equals the term (`customer_search_keys`);
 2. prefix — a name, or a word of it, starts with the term, or the phone ends
-   with its digits (`customer_search_keys`, range scans);
+   with its digits (`customer_search_keys`, range scans; a one-word term's
+   page from `customer_search_words` in id order);
 3. fuzzy — the k nearest customers by trigram word distance
    (`ORDER BY words <->> term LIMIT k` on GiST indexes led by company_id).
 
@@ -180,6 +181,59 @@ TRIGGERS = (
     " EXECUTE FUNCTION majlis_search_keys_on_update()",
 )
 
+
+# `customer_search_words` (migration 0012_search_words): every word of every name,
+# one row per name key (a key's first word is the word at its position), keyed
+# (company_id, word, customer_id, …) so one word's customers are read in id
+# order. A stored column, because an index over `split_part(key, …)` is not
+# leakproof and so never used under RLS. The rows follow `customer_search_keys`
+# through statement-level triggers on that table: whatever re-keys a customer
+# (insert, rename, delete, merge, a cascade) re-words it in the same statement.
+_NAME_KEY = f"k.field IN ({', '.join(repr(field) for field in NAME_FIELDS)})"
+_WORD_OF_KEY = "split_part(k.key, ' ', 1)"
+
+
+def _words_of_keys(keys: str) -> str:
+    return (
+        'INSERT INTO customer_search_words (company_id, word, customer_id, field, "position")'
+        f' SELECT k.company_id, {_WORD_OF_KEY}, k.customer_id, k.field, k."position"'
+        f" FROM {keys} k WHERE {_NAME_KEY}"
+    )
+
+
+BACKFILL_WORDS = _words_of_keys("customer_search_keys")
+
+WORDS_ON_INSERT = f"""
+CREATE FUNCTION majlis_search_words_on_insert() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    {_words_of_keys("added")};
+    RETURN NULL;
+END
+$fn$
+"""
+
+WORDS_ON_DELETE = f"""
+CREATE FUNCTION majlis_search_words_on_delete() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    DELETE FROM customer_search_words w
+     USING removed k
+     WHERE {_NAME_KEY} AND w.company_id = k.company_id AND w.word = {_WORD_OF_KEY}
+       AND w.customer_id = k.customer_id AND w.field = k.field AND w."position" = k."position";
+    RETURN NULL;
+END
+$fn$
+"""
+
+WORDS_TRIGGERS = {
+    "customer_search_keys_words_insert": "AFTER INSERT ON customer_search_keys"
+    " REFERENCING NEW TABLE AS added FOR EACH STATEMENT"
+    " EXECUTE FUNCTION majlis_search_words_on_insert()",
+    "customer_search_keys_words_delete": "AFTER DELETE ON customer_search_keys"
+    " REFERENCING OLD TABLE AS removed FOR EACH STATEMENT"
+    " EXECUTE FUNCTION majlis_search_words_on_delete()",
+}
 _Q = "majlis_normalize_text(p_term)"
 _DIGITS = "ltrim(majlis_search_digits(p_term), '0')"
 # The phone suffix a term stands for: its digits without a trunk/international
@@ -206,7 +260,7 @@ _NAME_FIELDS_FOR_LANG = (
 # and counts): prefix candidates are taken whole-word matches first, then by
 # id, after the page cursor (p_after_rank, p_after_id); fuzzy ones are the k
 # nearest by trigram word distance, through the GiST index's KNN ordering.
-SEARCH_CANDIDATES = f"""
+_CANDIDATES_HEAD = f"""
 CREATE FUNCTION majlis_search_candidates(
     p_company_id uuid, p_term text, p_lang text, p_tier integer, p_k integer,
     p_after_rank integer, p_after_id uuid
@@ -220,7 +274,9 @@ DECLARE
     fields text[] := {_NAME_FIELDS_FOR_LANG};
     arabic_words text := majlis_search_words(q, NULL, NULL, NULL, NULL, true);
     other_words text := majlis_search_words(q, NULL, NULL, NULL, NULL, false);
-BEGIN
+"""
+
+_IDENTIFIER_AND_EXACT_TIERS = """
     IF p_tier = 0 THEN
         RETURN QUERY
         SELECT c.id FROM customers c
@@ -247,26 +303,9 @@ BEGIN
         SELECT k.customer_id FROM customer_search_keys k
          WHERE k.company_id = p_company_id AND k.key = q AND k."position" = 0
            AND k.field = ANY(fields);
-    ELSIF p_tier = 2 THEN
-        RETURN QUERY
-        SELECT k.customer_id FROM customer_search_keys k
-         WHERE k.company_id = p_company_id AND phone_suffix IS NOT NULL
-           AND k.field = 'phone' AND starts_with(k.key, reverse(phone_suffix))
-        UNION (
-            SELECT p.customer_id FROM (
-                SELECT k.customer_id,
-                       NOT bool_or(k.key = q OR starts_with(k.key, q || ' ')) AS partial
-                  FROM customer_search_keys k
-                 WHERE length(q) >= 2 AND k.company_id = p_company_id AND starts_with(k.key, q)
-                   AND k.field = ANY(fields)
-                 GROUP BY k.customer_id
-                HAVING NOT bool_or(k."position" = 0 AND k.key = q)
-            ) p
-             WHERE p_after_id IS NULL
-                OR (p.partial, p.customer_id) > (p_after_rank > 2000, p_after_id)
-             ORDER BY p.partial, p.customer_id
-             LIMIT p_k
-        );
+"""
+
+_FUZZY_TIER = f"""
     ELSIF p_tier = 3 AND p_k IS NOT NULL AND length(q) >= 2 THEN
         RETURN QUERY
         (SELECT c.id FROM customers c
@@ -285,10 +324,134 @@ BEGIN
         SELECT c.id FROM customers c
          WHERE c.company_id = p_company_id AND c.deleted_at IS NULL
            AND (strpos({DOCUMENT_OF_CUSTOMER}, q) > 0 OR q <% {DOCUMENT_OF_CUSTOMER});
-    END IF;
-END
-$fn$
 """
+
+_PHONE_SUFFIX_CANDIDATES = """
+        SELECT k.customer_id FROM customer_search_keys k
+         WHERE k.company_id = p_company_id AND phone_suffix IS NOT NULL
+           AND k.field = 'phone' AND starts_with(k.key, reverse(phone_suffix))
+"""
+
+# Every customer with a name key starting with the term, whole-word matches
+# first: one row per matching key is read and grouped, however many there are.
+_PREFIX_BY_KEYS = """
+            SELECT p.customer_id FROM (
+                SELECT k.customer_id,
+                       NOT bool_or(k.key = q OR starts_with(k.key, q || ' ')) AS partial
+                  FROM customer_search_keys k
+                 WHERE length(q) >= 2 AND k.company_id = p_company_id AND starts_with(k.key, q)
+                   AND k.field = ANY(fields)
+                 GROUP BY k.customer_id
+                HAVING NOT bool_or(k."position" = 0 AND k.key = q)
+            ) p
+             WHERE p_after_id IS NULL
+                OR (p.partial, p.customer_id) > (p_after_rank > 2000, p_after_id)
+             ORDER BY p.partial, p.customer_id
+             LIMIT p_k
+"""
+
+# A one-word term's page of prefix candidates read from `customer_search_words`
+# in id order, so a common first name costs the page, not all its customers:
+# 1. whole-word matches (rank 2000): the customers of the word itself, by id,
+#    after the cursor, without those whose whole name is the term (tier 1);
+# 2. only if the page is not full, partial matches (a longer word starting with
+#    the term) without a whole-word match: the vocabulary of such words is
+#    walked one index probe per word, and each word's customers are read by id
+#    up to the rows still needed, so the cost follows the words, not the customers.
+_PREFIX_BY_WORDS = """
+            IF p_after_id IS NULL OR p_after_rank <= 2000 THEN
+                RETURN QUERY
+                SELECT w.customer_id FROM customer_search_words w
+                 WHERE w.company_id = p_company_id AND w.word = q AND w.field = ANY(fields)
+                   AND (p_after_id IS NULL OR w.customer_id > p_after_id)
+                   AND NOT EXISTS (
+                       SELECT FROM customer_search_keys e
+                        WHERE e.company_id = p_company_id AND e.customer_id = w.customer_id
+                          AND e.field = ANY(fields) AND e."position" = 0 AND e.key = q)
+                 GROUP BY w.customer_id
+                 ORDER BY w.customer_id
+                 LIMIT p_k;
+                GET DIAGNOSTICS whole_rows = ROW_COUNT;
+                partial_after := NULL;
+            END IF;
+            IF whole_rows < p_k THEN
+                -- One probe spares a probe per partial candidate when no name has the word.
+                term_is_a_word := EXISTS (
+                    SELECT FROM customer_search_words w
+                     WHERE w.company_id = p_company_id AND w.word = q AND w.field = ANY(fields));
+                RETURN QUERY
+                WITH RECURSIVE vocabulary(word) AS (
+                    (SELECT w.word FROM customer_search_words w
+                      WHERE w.company_id = p_company_id AND starts_with(w.word, q)
+                        AND w.word > q
+                      ORDER BY w.word LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT w.word FROM customer_search_words w
+                             WHERE w.company_id = p_company_id AND starts_with(w.word, q)
+                               AND w.word > v.word
+                             ORDER BY w.word LIMIT 1)
+                      FROM vocabulary v
+                     WHERE v.word IS NOT NULL
+                )
+                SELECT m.customer_id
+                  FROM vocabulary v
+                 CROSS JOIN LATERAL (
+                     SELECT w.customer_id FROM customer_search_words w
+                      WHERE w.company_id = p_company_id AND w.word = v.word
+                        AND w.field = ANY(fields)
+                        AND (partial_after IS NULL OR w.customer_id > partial_after)
+                        AND (NOT term_is_a_word OR NOT EXISTS (
+                            SELECT FROM customer_search_words x
+                             WHERE x.company_id = p_company_id AND x.word = q
+                               AND x.customer_id = w.customer_id AND x.field = ANY(fields)))
+                      GROUP BY w.customer_id
+                      ORDER BY w.customer_id
+                      LIMIT p_k - whole_rows
+                 ) m
+                 GROUP BY m.customer_id
+                 ORDER BY m.customer_id
+                 LIMIT p_k - whole_rows;
+            END IF;
+"""
+
+
+def _candidates_function(prefix_tier: str, declarations: str = "") -> str:
+    return (
+        f"{_CANDIDATES_HEAD}{declarations}BEGIN{_IDENTIFIER_AND_EXACT_TIERS}"
+        f"    ELSIF p_tier = 2 THEN{prefix_tier}{_FUZZY_TIER}    END IF;\nEND\n$fn$\n"
+    )
+
+
+def or_replace(create_function: str) -> str:
+    """The same CREATE FUNCTION statement, replacing the function if it exists."""
+    return create_function.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+
+
+# Migration 0008_search_tiers: every prefix match read and grouped.
+SEARCH_CANDIDATES = _candidates_function(
+    f"""
+        RETURN QUERY{_PHONE_SUFFIX_CANDIDATES}        UNION ({_PREFIX_BY_KEYS}        );
+"""
+)
+
+# Migration 0012_search_words: a one-word term's prefix page is read from the
+# word postings in id order; a phrase, or every match (p_k NULL, for exports
+# and counts), keeps the grouped read (a phrase's keys are few).
+SEARCH_CANDIDATES_BY_WORD = _candidates_function(
+    f"""
+        RETURN QUERY{_PHONE_SUFFIX_CANDIDATES}        ;
+        IF length(q) < 2 THEN
+            RETURN;
+        ELSIF p_k IS NULL OR strpos(q, ' ') > 0 THEN
+            RETURN QUERY{_PREFIX_BY_KEYS}            ;
+        ELSE{_PREFIX_BY_WORDS}        END IF;
+""",
+    declarations=(
+        "    whole_rows integer := 0;\n"
+        "    partial_after uuid := p_after_id;\n"
+        "    term_is_a_word boolean;\n"
+    ),
+)
 
 # One tier of the ranking, its candidates ranked exactly as before. Its plan is
 # cached (generic): nothing here needs the term's values to pick an index — the
