@@ -18,7 +18,8 @@ from majlis.core.audit import AuditEntry
 from majlis.core.db import tenant_session
 from majlis.core.permissions import Role
 from majlis.customers.models import Customer
-from majlis.journeys import queue, service
+from majlis.customers.service import delete_customer
+from majlis.journeys import board, queue, service
 from majlis.journeys.models import Task, TaskKind, TaskStatus, WorkflowAction
 from majlis.journeys.schemas import JourneyUpdate, TaskCreate
 from majlis.web import journey_pages
@@ -236,6 +237,53 @@ def test_board_queries_do_not_grow_with_the_cards(company: WebCompany, app_engin
         moved = company.customer(name=f"More {i}")
         move(company, moved, "contacted")
     assert statements() == few
+
+
+def test_board_columns_are_what_stage_cards_and_the_funnel_give_each_stage(
+    company: WebCompany,
+) -> None:
+    """The one-statement board equals `stage_cards` per stage (page and cursor) and the funnel."""
+    actor = company.actor(Role.SALES)
+    sales = actor.user_id
+    for i in range(3):
+        company.customer(name=f"Waiting {i}")
+    company.customer(Role.SALES, name="Waiting, owned by sales")
+    for i, stages in enumerate([("contacted",), ("lost", "lead"), ("contacted",), ("lost",)]):
+        moved = company.customer(name=f"Moved {i}")
+        move(company, moved, *stages)
+        with tenant_session(company.engine, company.company_id) as session:
+            service.update_journey(
+                session, company.actor(), moved.id, JourneyUpdate(assigned_to=sales)
+            )
+    trashed = company.customer(name="In the trash")
+    move(company, trashed, "contacted")
+    with tenant_session(company.engine, company.company_id) as session:
+        delete_customer(session, company.actor(), trashed.id)
+    boards = {}
+    for assigned_to in (None, sales):
+        with tenant_session(company.engine, company.company_id) as session:
+            columns = boards[assigned_to] = board.board_columns(
+                session, actor, assigned_to=assigned_to, limit=2
+            )
+            funnel = service.funnel_by_stage(session, actor, assigned_to=assigned_to)
+            first = funnel[0].stage.key
+            assert [c.stage.key for c in columns] == [s.key for s in service.DEFAULT_STAGES]
+            assert [c.count for c in columns] == [entry.customers for entry in funnel]
+            for col in columns:
+                alone = board.stage_cards(
+                    session,
+                    actor,
+                    col.stage.key,
+                    first_stage=first,
+                    assigned_to=assigned_to,
+                    limit=2,
+                )
+                assert col.cards == alone, (col.stage.key, assigned_to)
+    everyone, mine = boards[None], boards[sales]
+    assert everyone[0].count == 5 and everyone[0].cards.next_cursor  # paged like stage_cards
+    assert [card.name for card in mine[0].cards.items] == ["Moved 1", "Waiting, owned by sales"]
+    assert mine[0].cards.next_cursor is None
+    assert [c.count for c in mine[:2]] == [2, 2] and "In the trash" not in str(everyone)
 
 
 # ----- my tasks ----------------------------------------------------------------------------

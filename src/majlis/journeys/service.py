@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
     Select,
+    Text,
     bindparam,
     case,
     delete,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.types import TypeEngine
 
 from majlis.accounts.models import Membership
@@ -217,6 +219,7 @@ class Cause:
 
 
 _UUID_ARRAY: TypeEngine[Any] = ARRAY(UUID(as_uuid=True))
+_TEXT_ARRAY: TypeEngine[Any] = ARRAY(Text)
 
 
 def uuid_array(ids: list[uuid.UUID]) -> BindParameter[Any]:
@@ -489,8 +492,22 @@ class StageCount:
         return self.customers > COUNT_CAP
 
 
-def moved_into(actor: Actor, stage_key: str, *columns: Any) -> Select[Any]:
-    """`columns` over live customers whose journey stands in `stage_key` (the stage index)."""
+def stage_rows(keys: list[str]) -> FromClause:
+    """The stages as rows `stage(key, position)`, in the order given.
+
+    Per-stage subqueries correlate to `stage.c.key` (LATERAL where they are in FROM),
+    so one statement serves every stage and PostgreSQL parses and plans each subquery
+    once, not once per stage.
+    """
+    return (
+        func.unnest(bindparam(None, keys, type_=_TEXT_ARRAY))
+        .table_valued("key", with_ordinality="position")
+        .render_derived(name="stage")
+    )
+
+
+def moved_into(actor: Actor, stage: FromClause, *columns: Any) -> Select[Any]:
+    """`columns` over live customers whose journey stands in the `stage` row's stage."""
     return (
         select(*columns)
         .select_from(WorkflowState)
@@ -501,9 +518,10 @@ def moved_into(actor: Actor, stage_key: str, *columns: Any) -> Select[Any]:
         )
         .where(
             WorkflowState.company_id == actor.company_id,
-            WorkflowState.stage_key == stage_key,
+            WorkflowState.stage_key == stage.c.key,
             Customer.deleted_at.is_(None),
         )
+        .correlate(stage)
     )
 
 
@@ -532,10 +550,12 @@ def never_moved(actor: Actor, *columns: Any) -> Select[Any]:
     )
 
 
-def _journeys_in(actor: Actor, stage_key: str, assigned_to: uuid.UUID | None) -> Select[Any]:
+def _journeys_in(actor: Actor, stage: FromClause, assigned_to: uuid.UUID | None) -> Select[Any]:
     """The stage's journeys (optionally one person's), straight from the stage indexes."""
-    query = select(literal(1)).where(
-        WorkflowState.company_id == actor.company_id, WorkflowState.stage_key == stage_key
+    query = (
+        select(literal(1))
+        .where(WorkflowState.company_id == actor.company_id, WorkflowState.stage_key == stage.c.key)
+        .correlate(stage)
     )
     if assigned_to is not None:
         query = query.where(WorkflowState.assigned_to == assigned_to)
@@ -559,17 +579,37 @@ def _capped_count(query: Select[Any]) -> ScalarSelect[Any]:
     return select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery()).scalar_subquery()
 
 
-def _stage_count(actor: Actor, stage_key: str, assigned_to: uuid.UUID | None) -> Any:
+def _moved_count(actor: Actor, stage: FromClause, assigned_to: uuid.UUID | None) -> Any:
     """Past the cap by the index alone, "more than COUNT_CAP"; under it, the live ones exactly.
 
     PostgreSQL runs a CASE branch's subquery only when the branch is taken, so a large
     stage costs COUNT_CAP + 1 index entries, and only a small one probes its customers.
     """
-    journeys = _journeys_in(actor, stage_key, assigned_to)
+    journeys = _journeys_in(actor, stage, assigned_to)
     return case(
         (_capped_count(journeys) > COUNT_CAP, COUNT_CAP + 1),
         else_=_capped_count(journeys.where(_customer_is_live())),
     )
+
+
+def funnel_rows(
+    actor: Actor, stages: list[WorkflowStage], assigned_to: uuid.UUID | None
+) -> Select[Any]:
+    """The stages as rows `(key, position, customers)`, each count capped (`COUNT_CAP`).
+
+    The first stage adds the never-moved customers (for `assigned_to`, those it owns).
+    """
+    stage = stage_rows([item.key for item in stages])
+    moved = _moved_count(actor, stage, assigned_to)
+    waiting = never_moved(actor, literal(1))
+    if assigned_to is not None:
+        waiting = waiting.where(Customer.owner_id == assigned_to)
+    customers = case(
+        (stage.c.key != stages[0].key, moved),
+        (moved > COUNT_CAP, COUNT_CAP + 1),
+        else_=func.least(moved + _capped_count(waiting), COUNT_CAP + 1),
+    )
+    return select(stage.c.key, stage.c.position, customers.label("customers"))
 
 
 def funnel_by_stage(
@@ -584,14 +624,6 @@ def funnel_by_stage(
     COUNT_CAP journeys reads "more" even if some of their customers are in the trash.
     """
     stages = workflow_stages(session, actor)
-    counts = [_stage_count(actor, stage.key, assigned_to) for stage in stages]
-    waiting = never_moved(actor, literal(1))
-    if assigned_to is not None:
-        waiting = waiting.where(Customer.owner_id == assigned_to)
-    first = counts[0]
-    counts[0] = case(
-        (first > COUNT_CAP, COUNT_CAP + 1),
-        else_=func.least(first + _capped_count(waiting), COUNT_CAP + 1),
-    )
-    row = session.execute(select(*counts)).one()
-    return [StageCount(stage, int(n)) for stage, n in zip(stages, row, strict=True)]
+    funnel = funnel_rows(actor, stages, assigned_to).subquery()
+    counts = session.scalars(select(funnel.c.customers).order_by(funnel.c.position))
+    return [StageCount(item, int(n)) for item, n in zip(stages, counts, strict=True)]

@@ -1,7 +1,8 @@
 """Journey pages: the kanban board of the company's stages, and the signed-in user's tasks.
 
-The board reads `journeys.service` (stages, `funnel_by_stage` for the counts)
-and `journeys.board` (each column's cards, keyset-paged); a move is
+The board reads `journeys.board.board_columns` (the stages, then every column's
+capped count and first cards in one statement); a column's further pages are
+`board.stage_cards` (keyset-paged, the same order and subquery); a move is
 `service.move_stage`, the service behind `POST /api/v1/customers/{id}/journey/move`,
 so transition rules, the action history, the event automation hears and the audit
 entry are the API's own. Dragging a card (`static/board.js`) submits the same
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -25,7 +25,6 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from majlis.core.errors import Conflict, NotFound, ValidationFailed
-from majlis.core.pagination import Page as Listing
 from majlis.core.permissions import Action, can
 from majlis.customers.models import Customer
 from majlis.journeys import board, queue, service
@@ -69,13 +68,6 @@ def attempt(page: Page, write: Callable[[], T], *refusals: type[Exception]) -> E
 
 
 # ----- the board ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Column:
-    stage: WorkflowStage
-    count: int
-    cards: Listing[board.BoardCard]
-
-
 def stage_name(page: Page, stage: WorkflowStage) -> str:
     """The stage's name in the reader's language where the company gave one."""
     return page.fmt.name_of(stage)
@@ -85,34 +77,16 @@ def _assignee_filter(page: Page, mine: bool) -> uuid.UUID | None:
     return page.actor.user_id if mine else None
 
 
-def board_columns(page: Page, mine: bool) -> list[Column]:
-    """Every stage in order with its capped count (one query) and its newest cards."""
-    assigned_to = _assignee_filter(page, mine)
-    funnel = service.funnel_by_stage(page.db, page.actor, assigned_to=assigned_to)
-    first = funnel[0].stage.key
-    return [
-        Column(
-            entry.stage,
-            entry.customers,
-            board.stage_cards(
-                page.db,
-                page.actor,
-                entry.stage.key,
-                first_stage=first,
-                assigned_to=assigned_to,
-                limit=COLUMN_SIZE,
-            )
-            if entry.customers
-            else Listing([], None),
-        )
-        for entry in funnel
-    ]
+def board_columns(page: Page, mine: bool) -> list[board.BoardColumn]:
+    """Every stage in order with its capped count and its newest cards (one query)."""
+    return board.board_columns(
+        page.db, page.actor, assigned_to=_assignee_filter(page, mine), limit=COLUMN_SIZE
+    )
 
 
 def _board_values(page: Page) -> dict[str, Any]:
     return {
         "stage_name": lambda stage: stage_name(page, stage),
-        "days_since": lambda moment: max(0, (datetime.now(UTC) - moment).days),
         "can_move": can(page.actor, service.JOURNEYS, Action.EDIT),
         "count_text": lambda count: capped_count(page, count, service.COUNT_CAP),
         "currency": page.company.default_currency,
@@ -159,7 +133,7 @@ def stage_column(
         )
         return page.render(
             "journeys/stage.html",
-            column=Column(entry.stage, entry.customers, cards),
+            column=board.BoardColumn(entry.stage, entry.customers, cards),
             stages=[item.stage for item in funnel],
             mine=mine,
             first_page=cursor is None,
