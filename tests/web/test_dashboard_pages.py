@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from tests.web.conftest import Browser, WebCompany
 from tests.web.test_page_safety import counting_statements
 from tests.web.test_receivables_pages import debtors, invoice, mark_sent, today
@@ -109,12 +109,16 @@ def test_each_chart_and_its_table_show_the_services_numbers(
             session, actor, today() - timedelta(days=90), today()
         )
         stages = {row.stage.name: row.customers for row in journeys.funnel_by_stage(session, actor)}
+        # the dashboard's funnel is the refresh's exact count per stage: the same numbers
+        summarised_stages = journeys.summarised_funnel(session, actor)
     assert sources == {"manual": 2, "chat": 1, "import": 1}
     assert [str(b.outstanding) for b in ageing["AED"]] == ["70.00", "350.00", "1234.50", "0", "0"]
     assert (figures.emails_sent, figures.individual_reminders_replaced) == (2, 3)
     assert replace(summarised, as_of=None) == figures and summarised.as_of is not None
     assert summarised_ageing == ageing
     assert {k: v for k, v in stages.items() if v} == {"Lead": 3, "Contacted": 1}
+    assert {stage.name: n for stage, n in summarised_stages.customers} == stages
+    assert summarised_stages.refreshed_at is not None
 
     # Daily KPIs, newest day first: four new customers today, against a baseline of none
     # on the last eight same weekdays, is flagged, with the service's reason.
@@ -125,6 +129,27 @@ def test_each_chart_and_its_table_show_the_services_numbers(
         r'<td class="num anomaly">4 <span class="badge overdue">Unusual</span>', today_row
     )
     assert "Unusual days" in page and "new customers on" in page
+
+
+def test_the_funnel_counts_past_the_live_cap(
+    company: WebCompany, browser: Browser, admin_engine: Engine
+) -> None:
+    """Live stage counts stop at "1,000+"; the dashboard's come exact from the refresh."""
+    with admin_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customers (company_id, id, kind, name)"
+                " SELECT :c, majlis_new_id(), 'individual', 'Lead ' || n"
+                " FROM generate_series(1, :n) n"
+            ),
+            {"c": company.company_id, "n": journeys.COUNT_CAP + 5},
+        )
+    with tenant_session(company.engine, company.company_id) as session:
+        (lead, *_) = journeys.funnel_by_stage(session, company.actor())
+    assert lead.capped
+    assert browser.submit("/dashboard/refresh").status_code == 303
+    titles, _ = chart_numbers(browser.page("/dashboard").text, "funnel")
+    assert titles["Lead"] == f"{journeys.COUNT_CAP + 5:,}"
 
 
 def test_an_empty_company_says_no_data_yet(company: WebCompany, browser: Browser) -> None:

@@ -168,18 +168,12 @@ def capped_count(page: Page, count: Number, cap: int) -> str:
 
 
 def funnel_chart(page: Page) -> Chart:
-    """Customers per stage; a stage past the funnel's cap reads "1,000+"."""
+    """Customers per stage, exact, as of the analytics refresh like the other figures."""
     pairs: list[tuple[str, Number]] = [
-        (page.fmt.name_of(row.stage), row.customers)
-        for row in journeys.funnel_by_stage(page.db, page.actor)
+        (page.fmt.name_of(stage), customers)
+        for stage, customers in journeys.summarised_funnel(page.db, page.actor).customers
     ]
-    return category_chart(
-        page,
-        "funnel",
-        pairs,
-        lambda count: capped_count(page, count, journeys.COUNT_CAP),
-        N_("Stage"),
-    )
+    return category_chart(page, "funnel", pairs, page.fmt.number, N_("Stage"))
 
 
 def _company_today(page: Page) -> date:
