@@ -1,11 +1,13 @@
 """A create's round trips to the database are counted, so a new one is a decision, not a drift.
 
 Each statement is a round trip on the request's connection; at 100 concurrent
-creates on two cores they add up (issue 4). Today's ten: authenticate the token,
-read the company (default currency), size the company (duplicate check), the
-savepoint around the INSERT and its release, the INSERT (server-made values come
-back by RETURNING, not by a reload), replace the duplicate-check keys (two), the
-audit entry and the outbox event.
+creates on two cores they add up (issue 4). Today's ten through SQLAlchemy:
+authenticate the token, read the company (phone region, default currency), size
+the company (duplicate check), the savepoint around the INSERT and its release,
+the INSERT (server-made values come back by RETURNING, not by a reload), replace
+the duplicate-check keys (two), the audit entry and the outbox event. The
+duplicate check's candidate lookup, prepared on the driver itself (see
+`dedupe.store`), is one more.
 """
 
 from __future__ import annotations

@@ -161,6 +161,43 @@ def test_shared_switchboard_counts_less_than_a_personal_mobile() -> None:
     assert phone_weight(0, 1) < phone_weight(200, 201) - 5
 
 
+def test_single_pair_scoring_equals_the_batch_path() -> None:
+    """The online check's scalar path gives each pair the scan's levels, weights, probability."""
+    model = load_default_model()
+    batch = PreparedBatch.from_records(small_benchmark().records)
+    candidates = generate_candidate_pairs(batch)
+    rng = np.random.default_rng(5)
+    left = np.concatenate([candidates.left, rng.integers(0, len(batch), 500)])
+    right = np.concatenate([candidates.right, rng.integers(0, len(batch), 500)])
+    scores = score_candidate_pairs(batch, left, right, model)
+    _, tf = model.compare_batch(batch, left, right)
+    feature_weights = (
+        model.tf_adjustments(scores.levels, tf, len(batch))
+        + np.array(
+            [
+                model.features[f].log2_bayes_factors()[scores.levels[:, f]]
+                for f in range(len(model.features))
+            ]
+        ).T
+    )
+    assert (scores.match_probability > 0.5).sum() > 400  # true duplicates, not only strangers
+    for k in range(len(left)):
+        scored = model.score_pair(
+            batch.records[left[k]],
+            batch.records[right[k]],
+            term_frequencies=batch.term_frequencies,
+            n_records=len(batch),
+        )
+        assert [item.level for item in scored.evidence] == scores.levels[k].tolist()
+        assert [item.match_weight for item in scored.evidence] == pytest.approx(
+            feature_weights[k].tolist(), abs=1e-12, rel=0
+        )
+        assert scored.match_weight == pytest.approx(scores.match_weight[k], abs=1e-12, rel=0)
+        assert scored.match_probability == pytest.approx(
+            scores.match_probability[k], abs=1e-12, rel=0
+        )
+
+
 # -- blocking ----------------------------------------------------------------------
 
 

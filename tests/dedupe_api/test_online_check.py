@@ -5,6 +5,7 @@ from __future__ import annotations
 from tests.dedupe_api.conftest import MOHAMMED, check, create
 
 from majlis.core.permissions import Role
+from majlis.dedupe.store import PER_KEY
 
 
 def test_arabic_draft_finds_the_latin_customer_with_evidence(owner) -> None:
@@ -79,3 +80,28 @@ def test_every_role_may_check_and_bad_input_is_422(tenant) -> None:
         )
         assert bad.status_code == 422
         assert bad.json()["errors"][0]["field"] == "phone"
+
+
+def test_a_crowd_of_namesakes_does_not_hide_the_customer_with_the_same_phone(owner) -> None:
+    # More namesakes than one key may contribute (store.PER_KEY): the shared
+    # mobile, held by one customer, still brings the true match in.
+    for i in range(PER_KEY + 5):
+        create(owner, name="Ahmed Khan", phone=f"+97155{i:07d}", city="Dubai")
+    existing = create(owner, name="Ahmed Khan", phone="+971501234567", city="Dubai")
+    matches = check(owner, name="Ahmad Khan", phone="050 123 4567", city="Dubai")
+    assert matches[0]["customer_id"] == existing["id"] and matches[0]["likely"]
+
+
+def test_secondary_phones_and_emails_are_read_for_candidates(owner) -> None:
+    existing = create(
+        owner,
+        name="Fatima Al Zaabi",
+        phone="+971501110000",
+        secondary_phones=["+97142223333"],
+        secondary_emails=["fatima.z@example.ae"],
+    )
+    matches = check(owner, name="Fatima Alzaabi", phone="04 222 3333", email="fatima.z@example.ae")
+    assert matches[0]["customer_id"] == existing["id"]
+    levels = {e["feature"]: e["level"] for e in matches[0]["evidence"]}
+    assert levels["phone_and_address"] == "phone_shared"
+    assert levels["email"] == "any_shared"

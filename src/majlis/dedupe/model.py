@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -145,6 +145,8 @@ class FellegiSunterModel:
         self.term_frequencies = term_frequencies
         self.training = dict(training or {})
         self._weights = _weight_table(self.features)
+        # The same table as Python floats, for scoring single pairs without numpy.
+        self._weight_rows: list[list[float]] = self._weights.tolist()
 
     # -- prior -----------------------------------------------------------
 
@@ -223,44 +225,62 @@ class FellegiSunterModel:
     ) -> ScoredPair:
         """Score one pair with full per-feature evidence.
 
+        The scalar path for a handful of pairs (the online check, explanations):
+        plain Python floats throughout, since numpy's per-call overhead on one
+        pair costs more than the arithmetic. It gives the levels, weights and
+        probability `compare_batch` + `score_levels` give the same pair.
+
         Term frequencies default to the table shipped with the model; pass the
         tenant's own (``PreparedBatch.term_frequencies``) when available, along
         with its record count.
         """
         a, b = _prepared(record_a), _prepared(record_b)
         frequencies = term_frequencies or self.term_frequencies
-        evidence = []
-        results = compare_records(a, b, self.comparisons)
         n = n_records or (frequencies.n_records if frequencies else None) or self.reference_records
-        for (level, value), feature, weights in zip(
-            results, self.features, self._weights, strict=True
-        ):
-            adjustment = 0.0
-            if frequencies is not None and level in feature.tf_levels:
-                frequency = frequencies.lookup(feature.name, value)
-                if frequency is not None:
-                    smoothed = smoothed_frequency(np.array([frequency]), n, feature.tf_reference_u)
-                    adjustment = math.log2(feature.tf_reference_u / float(smoothed[0]))
-            weight = float(weights[level]) + adjustment
-            evidence.append(
-                Evidence(
-                    feature=feature.name,
-                    level=level,
-                    label=feature.levels[level],
-                    bayes_factor=2.0**weight,
-                    match_weight=weight,
-                    tf_adjustment=adjustment,
-                )
+        evidence = tuple(
+            self._evidence(feature, weights, level, value, frequencies, n)
+            for (level, value), feature, weights in zip(
+                compare_records(a, b, self.comparisons),
+                self.features,
+                self._weight_rows,
+                strict=True,
             )
+        )
         prior = self.prior_weight(n)
         total = prior + sum(item.match_weight for item in evidence)
         return ScoredPair(
             id_a=a.id,
             id_b=b.id,
-            match_probability=float(weight_to_probability(np.array([total]))[0]),
+            match_probability=weight_to_probability_scalar(total),
             match_weight=total,
             prior_weight=prior,
-            evidence=tuple(evidence),
+            evidence=evidence,
+        )
+
+    @staticmethod
+    def _evidence(
+        feature: FeatureParameters,
+        weights: list[float],
+        level: int,
+        value: str | None,
+        frequencies: TermFrequencies | None,
+        n_records: int,
+    ) -> Evidence:
+        """One feature's evidence: level weight plus the TF adjustment of the agreed value."""
+        adjustment = 0.0
+        if frequencies is not None and level in feature.tf_levels:
+            frequency = frequencies.lookup(feature.name, value)
+            if frequency is not None:
+                smoothed = smoothed_frequency_scalar(frequency, n_records, feature.tf_reference_u)
+                adjustment = math.log2(feature.tf_reference_u / smoothed)
+        weight = weights[level] + adjustment
+        return Evidence(
+            feature=feature.name,
+            level=level,
+            label=feature.levels[level],
+            bayes_factor=2.0**weight,
+            match_weight=weight,
+            tf_adjustment=adjustment,
         )
 
     # -- training --------------------------------------------------------
@@ -482,14 +502,33 @@ def smoothed_frequency(frequency: np.ndarray, n_records: int, prior: float) -> n
     keep small datasets close to the unadjusted model while large ones are
     driven by their own counts.
     """
-    counts = frequency * n_records
-    smoothed = (counts + TF_PRIOR_RECORDS * prior) / (n_records + TF_PRIOR_RECORDS)
-    return np.maximum(smoothed, PROBABILITY_FLOOR)
+    return np.maximum(_shrunk(frequency, n_records, prior), PROBABILITY_FLOOR)
+
+
+def smoothed_frequency_scalar(frequency: float, n_records: int, prior: float) -> float:
+    """`smoothed_frequency` of one value, as a Python float."""
+    return max(_shrunk(frequency, n_records, prior), PROBABILITY_FLOOR)
+
+
+_Frequency = TypeVar("_Frequency", float, np.ndarray)
+
+
+def _shrunk(frequency: _Frequency, n_records: int, prior: float) -> _Frequency:
+    # One expression for arrays and floats, so both paths round identically.
+    return (frequency * n_records + TF_PRIOR_RECORDS * prior) / (n_records + TF_PRIOR_RECORDS)
+
+
+WEIGHT_CLIP = 1000.0
 
 
 def weight_to_probability(weights: np.ndarray) -> np.ndarray:
     """Sigmoid in base 2: ``2^w / (1 + 2^w)``, computed without overflow."""
-    return 1.0 / (1.0 + np.exp2(-np.clip(weights, -1000, 1000)))
+    return 1.0 / (1.0 + np.exp2(-np.clip(weights, -WEIGHT_CLIP, WEIGHT_CLIP)))
+
+
+def weight_to_probability_scalar(weight: float) -> float:
+    """`weight_to_probability` of one weight, as a Python float."""
+    return 1.0 / (1.0 + 2.0 ** -min(max(weight, -WEIGHT_CLIP), WEIGHT_CLIP))
 
 
 def _prepared(record: Mapping[str, Any] | PreparedRecord) -> PreparedRecord:
