@@ -116,6 +116,7 @@ class Card:
     deal_value: Decimal
     entered_at: dt.datetime
     assignee_name: str | None
+    days_in_stage: int
 
 
 STAGES = [
@@ -124,10 +125,10 @@ STAGES = [
     Stage("won", "Won", "فاز", []),
 ]
 CARDS_TEMPLATE = (
-    '{% from "journeys/_card.html" import board_card, stage_options with context %}'
-    "{% set options = stage_options(stage, stages) %}"
-    "{% for card in cards %}{{ board_card(card, stage, options, back, draggable=true) }}"
-    "{% endfor %}"
+    '{% from "journeys/_card.html" import board_card, form_fields, stage_options with context %}'
+    "{% set options = stage_options(stage, stages) %}{% set fields = form_fields(back) %}"
+    '{% for card in cards %}{{ board_card(card, stage.next_stages|join(" "), options, fields,'
+    " draggable=true) }}{% endfor %}"
 )
 
 
@@ -145,12 +146,13 @@ def render_cards(code: str, cards: list[Card], stage: Stage) -> str:
         cards=cards,
         back="/journeys",
         stage_name=fmt.name_of,
-        days_since=lambda moment: 3,
     )
 
 
 def a_card(name: str) -> Card:
-    return Card(uuid.uuid4(), name, Decimal("1250.5"), dt.datetime(2025, 1, 1, tzinfo=dt.UTC), None)
+    return Card(
+        uuid.uuid4(), name, Decimal("1250.5"), dt.datetime(2025, 1, 1, tzinfo=dt.UTC), None, 3
+    )
 
 
 def test_each_card_offers_every_other_stage_with_the_next_one_chosen() -> None:
