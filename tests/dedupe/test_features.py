@@ -31,6 +31,7 @@ from majlis.dedupe.features import (
     prepare_business_name,
     prepare_record,
     strip_legal_suffixes,
+    token_agreement,
 )
 from majlis.dedupe.model import FellegiSunterModel
 
@@ -324,6 +325,46 @@ def test_batch_levels_equal_single_pair_levels() -> None:
             assert (expected_tf is None) == math.isnan(tf[k, f])
             if expected_tf is not None:
                 assert tf[k, f] == pytest.approx(expected_tf)
+
+
+def test_batch_token_pair_categories_equal_token_agreement() -> None:
+    """Every token pair the batch path compares in numpy/rapidfuzz — including
+    "Abd …" compounds and Latin/Arabic pairs whose keys differ in length —
+    gets the category of the scalar `token_agreement`."""
+    typo_prone = [
+        {"name": "Abdul Rahman Al Ketbi"},
+        {"name": "Abdul Rahim Al Kitbi"},
+        {"name_ar": "عبد الرحمن الكتبي"},
+        {"name": "Ibrahim Khoury"},
+        {"name_ar": "ابراهيم خوري"},
+        {"name": "Ebraheem Kouri"},
+        {"name": "Amal Nasser"},
+        {"name": "Amna Naser"},
+        {"name": "Bob Smith"},
+        {"name": "Robert Smyth"},
+        {"name": "Mohzmmed Patterson"},  # keys one letter longer than the Arabic ones
+        {"name_ar": "محمود بتروني"},
+    ]
+    benchmark = generate_benchmark(600, seed=4)
+    batch = PreparedBatch.from_records([*typo_prone, *benchmark.records])
+    columns = batch.name_tokens
+    n_tokens = len(columns.tokens)
+    crafted = np.unique(
+        np.concatenate([columns.first[: len(typo_prone)], columns.last[: len(typo_prone)]]).ravel()
+    )
+    crafted = crafted[crafted >= 0]
+    rng = np.random.default_rng(1)
+    codes_a = np.concatenate([np.repeat(crafted, n_tokens), rng.integers(0, n_tokens, 30_000)])
+    codes_b = np.concatenate(
+        [np.tile(np.arange(n_tokens), len(crafted)), rng.integers(0, n_tokens, 30_000)]
+    )
+    categories = columns.agreement(codes_a, codes_b)
+    expected = [
+        token_agreement(columns.tokens[a], columns.tokens[b])
+        for a, b in zip(codes_a.tolist(), codes_b.tolist(), strict=True)
+    ]
+    assert categories.tolist() == expected
+    assert len(set(expected)) == 8  # every category occurs
 
 
 def test_prepare_record_tolerates_empty_records() -> None:

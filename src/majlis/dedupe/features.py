@@ -1237,17 +1237,19 @@ class PreparedBatch:
         representative record per code."""
         if key not in self._codes:
             vocabulary: dict[Any, int] = {}
-            representatives: list[PreparedRecord] = []
-            codes = np.empty(len(self.records), dtype=np.int64)
-            for i, record in enumerate(self.records):
-                value = signature(record)
-                if value is None:
-                    codes[i] = -1
-                    continue
-                code = vocabulary.setdefault(value, len(vocabulary))
-                if code == len(representatives):
-                    representatives.append(record)
-                codes[i] = code
+            code_of = vocabulary.setdefault
+            codes = np.fromiter(
+                (
+                    -1 if (value := signature(record)) is None else code_of(value, len(vocabulary))
+                    for record in self.records
+                ),
+                dtype=np.int64,
+                count=len(self.records),
+            )
+            # Codes are numbered in order of first appearance.
+            _, first_seen = np.unique(codes[codes >= 0], return_index=True)
+            present = np.flatnonzero(codes >= 0)
+            representatives = [self.records[i] for i in present[first_seen].tolist()]
             self._codes[key] = (codes, representatives)
         return self._codes[key]
 
@@ -1348,31 +1350,23 @@ class PreparedBatch:
             return cached[2]
         columns = self.name_tokens
         first, last = columns.first, columns.last
-        candidates = []  # (cost, first category, surname category, first tf, surname tf)
-        for i in range(first.shape[1]):
-            for j in range(first.shape[1]):
-                fa, la, fb, lb = first[left, i], last[left, i], first[right, j], last[right, j]
-                direct_first = columns.agreement(fa, fb)
-                direct_surname = columns.agreement(la, lb)
-                candidates.append(
-                    (
-                        direct_first,
-                        direct_surname,
-                        columns.tf_of(fa),
-                        columns.tf_of(la),
-                    )
-                )
-                swappable = (la >= 0) & (lb >= 0)
-                swapped_first = np.where(swappable, columns.agreement(fa, lb), -1)
-                swapped_surname = np.where(swappable, columns.agreement(la, fb), -1)
-                candidates.append(
-                    (
-                        swapped_first,
-                        swapped_surname,
-                        columns.tf_of(fa),
-                        columns.tf_of(la),
-                    )
-                )
+        spellings = [(i, j) for i in range(first.shape[1]) for j in range(first.shape[1])]
+        # Every token pair of every alignment goes through one `agreements`
+        # call: one cache lookup per chunk instead of one per alignment.
+        queries = []
+        for i, j in spellings:
+            fa, la, fb, lb = first[left, i], last[left, i], first[right, j], last[right, j]
+            queries += [(fa, fb), (la, lb), (fa, lb), (la, fb)]
+        answers = iter(columns.agreements(queries))
+        candidates = []  # (first category, surname category, first tf, surname tf)
+        for i, j in spellings:
+            fa_tf, la_tf = columns.tf_of(first[left, i]), columns.tf_of(last[left, i])
+            direct_first, direct_surname = next(answers), next(answers)
+            candidates.append((direct_first, direct_surname, fa_tf, la_tf))
+            swappable = (last[left, i] >= 0) & (last[right, j] >= 0)
+            swapped_first = np.where(swappable, next(answers), -1)
+            swapped_surname = np.where(swappable, next(answers), -1)
+            candidates.append((swapped_first, swapped_surname, fa_tf, la_tf))
         costs = np.stack(
             [
                 np.where(f >= 0, f + np.where(s >= 0, s, _MISSING_SURNAME_COST), 10_000)
@@ -1454,14 +1448,11 @@ class PreparedBatch:
     @cached_property
     def primary_phone_digits(self) -> tuple[np.ndarray, np.ndarray]:
         """Primary phone as a fixed-width byte matrix, and its length."""
-        phones = [record.primary_phone for record in self.records]
+        phones = [record.primary_phone.encode("ascii", "replace") for record in self.records]
         width = max((len(p) for p in phones), default=1) or 1
-        matrix = np.zeros((len(phones), width), dtype=np.uint8)
-        lengths = np.zeros(len(phones), dtype=np.int16)
-        for i, phone in enumerate(phones):
-            encoded = phone.encode("ascii", "replace")
-            matrix[i, : len(encoded)] = np.frombuffer(encoded, dtype=np.uint8)
-            lengths[i] = len(encoded)
+        # Fixed-width bytes pad with NUL, which is exactly the zero padding wanted.
+        matrix = np.array(phones, dtype=f"S{width}").view(np.uint8).reshape(len(phones), width)
+        lengths = np.fromiter((len(p) for p in phones), dtype=np.int16, count=len(phones))
         return matrix, lengths
 
     def address_agreements(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -1531,6 +1522,17 @@ class _NameTokenColumns:
     def tf_of(self, codes: np.ndarray) -> np.ndarray:
         return np.where(codes >= 0, self.token_tf[np.maximum(codes, 0)], np.nan)
 
+    def agreements(self, queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """`agreement` of several (codes_a, codes_b) arrays, computed together."""
+        if not queries:
+            return []
+        sizes = [len(codes_a) for codes_a, _ in queries]
+        result = self.agreement(
+            np.concatenate([codes_a for codes_a, _ in queries]),
+            np.concatenate([codes_b for _, codes_b in queries]),
+        )
+        return np.split(result, np.cumsum(sizes)[:-1])
+
     def agreement(self, codes_a: np.ndarray, codes_b: np.ndarray) -> np.ndarray:
         """`token_agreement` per pair of token codes (-1 if either is missing)."""
         result = np.full(len(codes_a), -1, dtype=np.int64)
@@ -1562,18 +1564,20 @@ class _NameTokenColumns:
         new_pairs = distinct[~known]
         if len(new_pairs):
             low, high = np.divmod(new_pairs, size)
-            new_values = self.attributes.categories(low, high, self.tokens)
+            new_values = self.attributes.categories(low, high)
             values[~known] = new_values
-            merged = np.concatenate([self.known_pairs, new_pairs])
-            order = np.argsort(merged, kind="stable")
-            self.known_pairs = merged[order]
-            self.known_categories = np.concatenate([self.known_categories, new_values])[order]
+            # Both are sorted and disjoint: a linear merge keeps the cache sorted.
+            slots = np.searchsorted(self.known_pairs, new_pairs)
+            self.known_pairs = np.insert(self.known_pairs, slots, new_pairs)
+            self.known_categories = np.insert(self.known_categories, slots, new_values)
         return values
 
 
 @dataclass
 class _TokenAttributes:
-    """Per-token codes that let `token_agreement`'s cheap checks run in numpy."""
+    """Per-token codes that let `token_agreement`'s cheap checks run in numpy,
+    and the per-token inputs of its typo checks (computed once per token, not
+    once per token pair: with realistic name pools most pairs are new)."""
 
     key: np.ndarray  # code of the transliteration key
     alternatives: np.ndarray  # codes of alternative keys, -1 padded
@@ -1582,6 +1586,11 @@ class _TokenAttributes:
     phonetic: np.ndarray  # code of the phonetic code, -1 if none
     initial: np.ndarray  # code of the key's first letter
     single_letter: np.ndarray
+    abd: np.ndarray  # an "Abd …" compound
+    typo_form: np.ndarray  # object array: the token without its "Abd" mark
+    typo_form_length: np.ndarray
+    typo_key: np.ndarray  # object array: the key without its "abd"
+    typo_key_length: np.ndarray
 
     @classmethod
     def build(cls, tokens: Sequence[str]) -> _TokenAttributes:
@@ -1601,6 +1610,10 @@ class _TokenAttributes:
         def column(values: Iterable[int]) -> np.ndarray:
             return np.fromiter(values, dtype=np.int64, count=len(tokens))
 
+        abd = [token.startswith(ABD_MARK) for token in tokens]
+        cut = len(ABD_MARK)
+        typo_forms = [t[cut:] if marked else t for t, marked in zip(tokens, abd, strict=True)]
+        typo_keys = [k[3:] if marked else k for k, marked in zip(keys, abd, strict=True)]
         return cls(
             key=column(code(key) for key in keys),
             alternatives=alternatives,
@@ -1611,9 +1624,14 @@ class _TokenAttributes:
             ),
             initial=column(code(key[:1]) for key in keys),
             single_letter=column(len(token) == 1 for token in tokens),
+            abd=np.array(abd, dtype=bool),
+            typo_form=_object_column(typo_forms),
+            typo_form_length=column(len(form) for form in typo_forms),
+            typo_key=_object_column(typo_keys),
+            typo_key_length=column(len(key) for key in typo_keys),
         )
 
-    def categories(self, x: np.ndarray, y: np.ndarray, tokens: Sequence[str]) -> np.ndarray:
+    def categories(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """`token_agreement` for distinct, unequal token pairs (x, y)."""
         key_x, key_y = self.key[x], self.key[y]
         translit = (
@@ -1634,50 +1652,53 @@ class _TokenAttributes:
         ).astype(np.int64)
         fuzzy = np.flatnonzero(result < 0)
         if len(fuzzy):
-            result[fuzzy] = self._fuzzy_categories(x[fuzzy], y[fuzzy], tokens)
+            result[fuzzy] = self._fuzzy_categories(x[fuzzy], y[fuzzy])
         return result
 
-    def _fuzzy_categories(self, x: np.ndarray, y: np.ndarray, tokens: Sequence[str]) -> np.ndarray:
+    def _fuzzy_categories(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """`fuzzy_token_agreement` with rapidfuzz's element-wise `cpdist`."""
         result = np.full(len(x), DIFFERENT, dtype=np.int64)
-        words_a = [tokens[i] for i in x.tolist()]
-        words_b = [tokens[i] for i in y.tolist()]
-        abd_a = np.array([word.startswith(ABD_MARK) for word in words_a], dtype=bool)
-        abd_b = np.array([word.startswith(ABD_MARK) for word in words_b], dtype=bool)
-        comparable = abd_a == abd_b  # an "Abd …" name is never a typo of another name
-        cut = len(ABD_MARK)
-        words_a = [w[cut:] if abd else w for w, abd in zip(words_a, abd_a.tolist(), strict=True)]
-        words_b = [w[cut:] if abd else w for w, abd in zip(words_b, abd_b.tolist(), strict=True)]
+        comparable = self.abd[x] == self.abd[y]  # an "Abd …" name is never a typo of another
         same_script = self.script[x] == self.script[y]
         within = np.flatnonzero(comparable & same_script)
         if len(within):
+            a, b = x[within], y[within]
             similarity = process.cpdist(
-                [words_a[i] for i in within],
-                [words_b[i] for i in within],
+                self.typo_form[a].tolist(),
+                self.typo_form[b].tolist(),
                 scorer=JaroWinkler.normalized_similarity,
                 dtype=np.float64,
             )
-            shortest = np.minimum(
-                [len(words_a[i]) for i in within], [len(words_b[i]) for i in within]
-            )
+            shortest = np.minimum(self.typo_form_length[a], self.typo_form_length[b])
             medium = (similarity >= JW_MEDIUM_THRESHOLD) & (shortest >= 5)
             result[within] = np.select(
                 [similarity >= JW_HIGH_THRESHOLD, medium], [JW_HIGH, JW_MEDIUM], DIFFERENT
             )
-        across = np.flatnonzero(comparable & ~same_script)
+        # Across scripts: one edit between keys of >= 4 letters. An edit distance
+        # is at least the length difference, so only near-equal lengths are compared.
+        length_a, length_b = self.typo_key_length[x], self.typo_key_length[y]
+        across = np.flatnonzero(
+            comparable
+            & ~same_script
+            & (np.minimum(length_a, length_b) >= 4)
+            & (np.abs(length_a - length_b) <= 1)
+        )
         if len(across):
-            keys_a = [_key_after_abd(tokens[i]) for i in x[across].tolist()]
-            keys_b = [_key_after_abd(tokens[i]) for i in y[across].tolist()]
-            distance = process.cpdist(keys_a, keys_b, scorer=Levenshtein.distance, dtype=np.int64)
-            shortest = np.minimum([len(k) for k in keys_a], [len(k) for k in keys_b])
-            result[across] = np.where((distance <= 1) & (shortest >= 4), JW_HIGH, DIFFERENT)
+            distance = process.cpdist(
+                self.typo_key[x[across]].tolist(),
+                self.typo_key[y[across]].tolist(),
+                scorer=Levenshtein.distance,
+                dtype=np.int64,
+            )
+            result[across] = np.where(distance <= 1, JW_HIGH, DIFFERENT)
         return result
 
 
-def _key_after_abd(token: str) -> str:
-    """Transliteration key without the "abd" of an Abd compound."""
-    key = transliteration_key(token)
-    return key[3:] if token.startswith(ABD_MARK) else key
+def _object_column(values: Sequence[str]) -> np.ndarray:
+    """Strings in a numpy object array, so that fancy indexing picks them."""
+    column = np.empty(max(len(values), 1), dtype=object)
+    column[: len(values)] = values
+    return column
 
 
 def _address_signature(record: PreparedRecord) -> Any:
