@@ -198,12 +198,10 @@ def test_sql_search_never_returns_another_companys_rows(
         assert keys == 0
 
 
-def test_tier_lookups_use_their_indexes_as_the_app_role(
-    tenant: Tenant, app_engine: Engine, admin_engine: Engine
-) -> None:
-    company = tenant.company_id
-    # Enough rows, and fresh statistics, that the planner's choice is the one it makes in
-    # production: with a handful of rows any index (or none) costs the same.
+def planner_sized_company(admin_engine: Engine, company_id: uuid.UUID, tables: str) -> None:
+    """3,000 customers named "Customer n", then fresh statistics on `tables`: enough that
+    the planner's choice is the one it makes in production (with a handful of rows any
+    index, or none, costs the same)."""
     with admin_engine.begin() as conn:
         conn.execute(
             text(
@@ -211,9 +209,16 @@ def test_tier_lookups_use_their_indexes_as_the_app_role(
                 " SELECT :c, majlis_new_id(), 'individual', 'Customer ' || n"
                 " FROM generate_series(1, 3000) n"
             ),
-            {"c": company},
+            {"c": company_id},
         )
-        conn.execute(text("ANALYZE customer_search_keys, customers"))
+        conn.execute(text(f"ANALYZE {tables}"))
+
+
+def test_tier_lookups_use_their_indexes_as_the_app_role(
+    tenant: Tenant, app_engine: Engine, admin_engine: Engine
+) -> None:
+    company = tenant.company_id
+    planner_sized_company(admin_engine, company, "customer_search_keys, customers")
     prefix = _explain(
         app_engine,
         company,

@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import Engine, text
 from tests.conftest import Tenant
 from tests.search.test_search import create, hits
-from tests.search.test_tiers import _explain
+from tests.search.test_tiers import _explain, planner_sized_company
 
 
 def _words(admin_engine: Engine, customer_id: str) -> set[tuple[str, int, str]]:
@@ -106,16 +106,7 @@ def test_word_postings_are_read_in_id_order_as_the_app_role(
     tenant: Tenant, app_engine: Engine, admin_engine: Engine
 ) -> None:
     company = tenant.company_id
-    with admin_engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO customers (company_id, id, kind, name)"
-                " SELECT :c, majlis_new_id(), 'individual', 'Customer ' || n"
-                " FROM generate_series(1, 3000) n"
-            ),
-            {"c": company},
-        )
-        conn.execute(text("ANALYZE customer_search_words"))
+    planner_sized_company(admin_engine, company, "customer_search_words")
     page = _explain(
         app_engine,
         company,
