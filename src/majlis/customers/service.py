@@ -481,11 +481,11 @@ def view_customer(session: Session, actor: Actor, customer_id: uuid.UUID) -> dic
 
 
 # ----- writing -----------------------------------------------------------------------
-def refresh_match_keys(session: Session, customer: Customer) -> None:
+def refresh_match_keys(session: Session, customer: Customer, *, new: bool = False) -> None:
     """Keep the duplicate check's key index in step with the customer (dedupe, issue 5)."""
     from majlis.dedupe.store import refresh_keys  # lazy: the dedupe store reads customers
 
-    refresh_keys(session, customer.company_id, customer)
+    refresh_keys(session, customer.company_id, customer, new=new)
 
 
 def create_customer(
@@ -506,7 +506,7 @@ def create_customer(
         customer.owner_id = actor.user_id
     with _unique_write(session, actor, values, exclude=None):
         session.add(customer)
-    refresh_match_keys(session, customer)
+    refresh_match_keys(session, customer, new=True)
     after = snapshot(customer)
     audit.record(session, actor, "customer.created", ENTITY, customer.id, after=after)
     outbox.emit(session, actor, "customer.created", {"customer_id": str(customer.id)})

@@ -90,14 +90,20 @@ def _key_rows(company_id: uuid.UUID, records: Iterable[PreparedRecord]) -> Itera
             yield {"company_id": company_id, "key": key, "customer_id": record.id}
 
 
-def refresh_keys(session: Session, company_id: uuid.UUID, customer: Customer) -> None:
-    """Replace one customer's keys (none while it is deleted or merged into another)."""
-    session.execute(
-        delete(CustomerMatchKey).where(
-            CustomerMatchKey.company_id == company_id,
-            CustomerMatchKey.customer_id == customer.id,
+def refresh_keys(
+    session: Session, company_id: uuid.UUID, customer: Customer, *, new: bool = False
+) -> None:
+    """Replace one customer's keys (none while it is deleted or merged into another).
+
+    A `new` customer has no keys yet: nothing to delete (one round trip fewer per create).
+    """
+    if not new:
+        session.execute(
+            delete(CustomerMatchKey).where(
+                CustomerMatchKey.company_id == company_id,
+                CustomerMatchKey.customer_id == customer.id,
+            )
         )
-    )
     if customer.deleted_at is not None or customer.merged_into_id is not None:
         return
     record = prepare_record(as_record({c.key: getattr(customer, c.key) for c in RECORD_COLUMNS}))
