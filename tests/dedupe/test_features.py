@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from typing import Any
 
@@ -22,6 +23,7 @@ from majlis.dedupe.features import (
     SurnameComparison,
     canonical_city,
     compare_records,
+    cyclic_gc_paused,
     default_comparisons,
     normalize_address,
     normalize_email,
@@ -371,3 +373,21 @@ def test_prepare_record_tolerates_empty_records() -> None:
     record = prepare_record({})
     assert record.person_names == () and record.phones == () and record.dob is None
     assert all(level == 0 for level, _ in compare_records(record, record))
+
+
+def test_cyclic_gc_pause_restores_the_collector_even_after_an_error() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("bulk work failed")
+    assert gc.isenabled()
+
+
+def test_cyclic_gc_pause_leaves_a_collector_disabled_by_the_caller_disabled() -> None:
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -243,28 +243,34 @@ _BENCH_NAME = "Bench {index}"
 
 
 def _earlier_load(sizes: list[int]) -> list[BenchCompany] | None:
-    """The newest bench company of each size, each with a new owner token; None if one is missing.
+    """The newest bench company of each size; None if one is missing."""
+    found = []
+    for index, size in enumerate(sizes):
+        company = earlier_company(_BENCH_NAME.format(index=index), size)
+        if company is None:
+            return None
+        found.append(company)
+    return found
+
+
+def earlier_company(name: str, size: int) -> BenchCompany | None:
+    """The newest company named `name` + suffix holding `size` customers, with a new owner token.
 
     A size matches up to 1 % more customers: the create scenarios add a few hundred.
     """
-    found = []
     with get_engine("admin").connect() as conn:
-        for index, size in enumerate(sizes):
-            row = conn.execute(
-                text(
-                    "SELECT co.id, m.user_id FROM companies co"
-                    " JOIN memberships m ON m.company_id = co.id AND m.role = 'owner'"
-                    " WHERE co.name LIKE :name"
-                    "   AND (SELECT count(*) FROM customers c WHERE c.company_id = co.id)"
-                    "       BETWEEN :size AND :size * 1.01"
-                    " ORDER BY co.id DESC LIMIT 1"
-                ),
-                {"name": _BENCH_NAME.format(index=index) + " %", "size": size},
-            ).first()
-            if row is None:
-                return None
-            found.append(row)
-    return [_with_new_token(company_id, owner_id) for company_id, owner_id in found]
+        row = conn.execute(
+            text(
+                "SELECT co.id, m.user_id FROM companies co"
+                " JOIN memberships m ON m.company_id = co.id AND m.role = 'owner'"
+                " WHERE co.name LIKE :name"
+                "   AND (SELECT count(*) FROM customers c WHERE c.company_id = co.id)"
+                "       BETWEEN :size AND :size * 1.01"
+                " ORDER BY co.id DESC LIMIT 1"
+            ),
+            {"name": name + " %", "size": size},
+        ).first()
+    return None if row is None else _with_new_token(*row)
 
 
 def _with_new_token(company_id: uuid.UUID, owner_id: uuid.UUID) -> BenchCompany:

@@ -14,16 +14,12 @@ Three measurements, each beside the naive way the reference systems use
    a company of `scale` customers COPYed in through the admin engine
    (`datagen`), then read from PostgreSQL as the app role, matched, clustered
    and written to the review queue.
-4. **Online check** latency, if the DB side's scenario module
-   `majlis.bench.dedupe_online` exists (it is written in parallel with this
-   suite, by the engineer who owns the online check; the guard lets this suite
-   run before and after it lands).
+4. **Online check** latency over HTTP (`dedupe_online`); with `--reuse` it
+   measures the company an earlier run of the same scale loaded.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 import time
 from collections import defaultdict
@@ -33,6 +29,7 @@ from typing import Any
 from rich.console import Console
 
 from majlis.bench.datagen import CustomerRows, NamePools, copy_customers, create_company
+from majlis.bench.dedupe_online import online_check_scenario
 from majlis.bench.dedupe_truth import (
     DEFAULT_RECORDS,
     EVALUATION_SEED,
@@ -55,7 +52,6 @@ from majlis.dedupe.model import load_default_model
 SCAN_SEED = 424_242
 # Seed of the end-to-end scan's company (`datagen` derives TRNs from it, so it stays small).
 DATABASE_SEED = 5
-ONLINE_MODULE = "majlis.bench.dedupe_online"
 PRECISION_TARGET = 0.98
 RECALL_TARGET = 0.95
 SCAN_TARGET_SECONDS_PER_MILLION = 180.0
@@ -219,25 +215,20 @@ def end_to_end_scan_scenario(scale: int, console: Console, workers: int) -> Scen
     )
 
 
-def _online_scenarios(scale: int, console: Console) -> list[ScenarioResult]:
-    if importlib.util.find_spec(ONLINE_MODULE) is None:
-        console.print(f"online check: {ONLINE_MODULE} not built yet, skipped")
-        return []
-    module = importlib.import_module(ONLINE_MODULE)
-    result = module.online_check_scenario(scale, console)
-    return list(result) if isinstance(result, list | tuple) else [result]
-
-
-Scenario = Callable[[int, Console, int], list[ScenarioResult]]
+Scenario = Callable[[int, Console, int, bool], list[ScenarioResult]]
 SCENARIOS: dict[str, Scenario] = {
-    "quality": lambda scale, console, workers: [quality_scenario(console, workers)],
-    "scan": lambda scale, console, workers: [scan_scenario(scale, console, workers)],
-    "e2e": lambda scale, console, workers: [end_to_end_scan_scenario(scale, console, workers)],
-    "online": lambda scale, console, workers: _online_scenarios(scale, console),
+    "quality": lambda scale, console, workers, reuse: [quality_scenario(console, workers)],
+    "scan": lambda scale, console, workers, reuse: [scan_scenario(scale, console, workers)],
+    "e2e": lambda scale, console, workers, reuse: [
+        end_to_end_scan_scenario(scale, console, workers)
+    ],
+    "online": lambda scale, console, workers, reuse: [online_check_scenario(scale, console, reuse)],
 }
 
 
-def run(scale: int, console: Console, only: Sequence[str] | None = None) -> list[ScenarioResult]:
+def run(
+    scale: int, console: Console, only: Sequence[str] | None = None, reuse: bool = False
+) -> list[ScenarioResult]:
     """Quality on the labelled benchmark, core and end-to-end scans at `scale`, online check.
 
     `only` picks scenarios by name (see SCENARIOS), e.g. ``--only quality --only scan``.
@@ -253,7 +244,7 @@ def run(scale: int, console: Console, only: Sequence[str] | None = None) -> list
         result
         for name, scenario in SCENARIOS.items()
         if not only or name in only
-        for result in scenario(scale, console, workers)
+        for result in scenario(scale, console, workers, reuse)
     ]
     for result in results:  # the table has no room for quality figures
         console.print(f"{result.name}: {result.notes}")

@@ -29,7 +29,14 @@ from rich.console import Console
 from sqlalchemy import text
 
 from majlis.bench.customers import start_server
-from majlis.bench.datagen import CustomerRows, NamePools, copy_customers, create_company
+from majlis.bench.datagen import (
+    BenchCompany,
+    CustomerRows,
+    NamePools,
+    copy_customers,
+    create_company,
+    earlier_company,
+)
 from majlis.bench.harness import ScenarioResult, time_calls
 from majlis.core.db import get_engine, tenant_session
 from majlis.dedupe import store
@@ -40,13 +47,13 @@ DRAFTS = 300
 NAIVE_DRAFTS = 30
 SEED = 11
 TARGET = "p95 ≤ 15 ms at 1M customers"
+COMPANY_NAME = "Bench dedupe online"
 
 
-def _copy_match_keys(company_id: uuid.UUID) -> int:
+def _copy_match_keys(company_id: uuid.UUID) -> None:
     """Compute every customer's keys in Python and COPY them in (admin engine, bench only)."""
     engine = get_engine("admin")
     connection = engine.raw_connection()
-    written = 0
     try:
         with connection.cursor() as cursor:  # type: ignore[attr-defined]
             cursor.execute("SET LOCAL statement_timeout = 0")
@@ -58,7 +65,6 @@ def _copy_match_keys(company_id: uuid.UUID) -> int:
                 for record in _records(company_id):
                     for key in store.match_keys(prepare_record(record)):
                         copy.write_row((company_id, key, record["id"]))
-                        written += 1
             cursor.execute(
                 "INSERT INTO customer_match_keys SELECT DISTINCT * FROM bench_keys"
                 " ON CONFLICT DO NOTHING"
@@ -67,7 +73,6 @@ def _copy_match_keys(company_id: uuid.UUID) -> int:
         connection.commit()
     finally:
         connection.close()
-    return written
 
 
 def _records(company_id: uuid.UUID) -> Iterator[dict[str, Any]]:
@@ -137,15 +142,37 @@ def _naive_check(company_id: uuid.UUID, draft: dict[str, Any]) -> list[str]:
     return [str(c["id"]) for c, pair, _ in scored if pair.match_probability >= POSSIBLE_THRESHOLD]
 
 
-def online_check_scenario(scale: int, console: Console) -> ScenarioResult:
-    """Online check p95 over HTTP at `scale` customers, beside an ILIKE-scan-and-score check."""
-    company = create_company(f"Bench dedupe online {uuid.uuid4().hex[:6]}")
+def _load_company(scale: int, console: Console) -> BenchCompany:
+    company = create_company(f"{COMPANY_NAME} {uuid.uuid4().hex[:6]}")
     console.print(f"online check: loading {scale:,} customers")
     rows = CustomerRows(company.company_id, SEED, NamePools.draw(SEED))
     copy_customers(get_engine("admin"), iter(rows), scale)
     with get_engine("admin").begin() as conn:
         conn.exec_driver_sql("ANALYZE customers")
-    keys = _copy_match_keys(company.company_id)
+    _copy_match_keys(company.company_id)
+    return company
+
+
+def _match_key_count(company_id: uuid.UUID) -> int:
+    with get_engine("admin").connect() as conn:
+        return int(
+            conn.scalar(
+                text("SELECT count(*) FROM customer_match_keys WHERE company_id = :id"),
+                {"id": company_id},
+            )
+            or 0
+        )
+
+
+def online_check_scenario(scale: int, console: Console, reuse: bool = False) -> ScenarioResult:
+    """Online check p95 over HTTP at `scale` customers, beside an ILIKE-scan-and-score check.
+
+    With `reuse`, the company an earlier run of this scale loaded is measured
+    again when it is there (loading and keying a million customers takes minutes).
+    """
+    earlier = earlier_company(COMPANY_NAME, scale) if reuse else None
+    company = earlier or _load_company(scale, console)
+    keys = _match_key_count(company.company_id)
     console.print(f"online check: {keys:,} match keys; timing {DRAFTS} checks")
     drafts = _drafts(company.company_id, DRAFTS)
     base_url, server = start_server()

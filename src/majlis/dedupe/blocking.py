@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from majlis.dedupe.features import PreparedBatch, PreparedRecord
+from majlis.dedupe.features import PreparedBatch, PreparedRecord, cyclic_gc_paused
 from majlis.dedupe.model import FellegiSunterModel, load_default_model
 
 DEFAULT_MAX_BLOCK_SIZE = 40
@@ -350,10 +350,11 @@ def parallel_map(function: Callable[[Any], Any], tasks: Sequence[Any], workers: 
     without pickling it; only the small tasks and numpy results cross
     process boundaries. Falls back to a plain loop where fork is unavailable.
     """
-    if workers <= 1 or len(tasks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [function(task) for task in tasks]
-    with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
-        return pool.map(function, tasks, chunksize=1)
+    with cyclic_gc_paused():
+        if workers <= 1 or len(tasks) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return [function(task) for task in tasks]
+        with multiprocessing.get_context("fork").Pool(min(workers, len(tasks))) as pool:
+            return pool.map(function, tasks, chunksize=1)
 
 
 def default_workers() -> int:
