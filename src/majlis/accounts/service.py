@@ -79,6 +79,30 @@ def create_company(
     return company
 
 
+@dataclass(frozen=True)
+class CompanyRegion:
+    """Where a company trades: the region its phone numbers are read in, and the
+    currency its customers default to. Both are fixed when it is created."""
+
+    country: str
+    currency: str
+
+
+# Read once per company and process: migration 0014_fixed_region refuses to change
+# either value, and a create, a phone lookup or a conversation match each needed
+# one round trip for it. One small entry per company.
+_REGIONS: dict[uuid.UUID, CompanyRegion] = {}
+
+
+def company_region(session: Session, company_id: uuid.UUID) -> CompanyRegion:
+    """The company's fixed region, read from the database at most once per process."""
+    region = _REGIONS.get(company_id)
+    if region is None:
+        company = get_company(session, company_id)
+        region = _REGIONS[company_id] = CompanyRegion(company.country, company.default_currency)
+    return region
+
+
 def get_company(session: Session, company_id: uuid.UUID) -> Company:
     """The company, read once per session however many rules ask for it.
 

@@ -1,7 +1,8 @@
 """`majlis bench run customers`: list, search, lookups, detail, creates, analytics, import.
 
 Each scenario is timed three ways in the same run on the same data: ours over
-HTTP (a real uvicorn server in this process), ours as bare SQL (the statement
+HTTP (`majlis serve` in its own process, through a keep-alive connection),
+ours as bare SQL (the statement
 the service issues, as the app role under RLS), and the naive way (ILIKE
 scans, OFFSET pages, per-row INSERTs, aggregates over the base table). The
 result's `ours` is the HTTP timing; `extra` carries the SQL timing and the
@@ -13,27 +14,23 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
-import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-import uvicorn
 from rich.console import Console
 
 from majlis.bench.datagen import BenchCompany, CustomerRows, NamePools, load_bench_data
 from majlis.bench.harness import (
+    KeepAliveClient,
     ScenarioResult,
     Timing,
-    majlis_serve_args,
-    start_server_process,
+    serving,
     time_calls,
 )
 from majlis.core.db import get_engine, tenant_session
-from majlis.core.embedded import free_loopback_port
 from majlis.core.pagination import encode_cursor
 from majlis.core.permissions import Actor
 from majlis.imports import service as imports
@@ -42,20 +39,6 @@ REPEAT = 30
 NAIVE_REPEAT = 10
 CONCURRENT_CREATES = 100
 COLUMNS = "id, name, name_ar, email, phone, trn, city, emirate, created_at"
-
-
-def start_server() -> tuple[str, uvicorn.Server]:
-    """The real app on a loopback port, served from a background thread."""
-    from majlis.app import create_app
-
-    port = free_loopback_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server
 
 
 class SqlRunner:
@@ -109,11 +92,9 @@ def _result(
     return ScenarioResult(name, http, naive, target=target, notes=notes, extra=extra)
 
 
-def _http_get(client: httpx.Client, path: str, **params: Any) -> Callable[[int], object]:
+def _http_get(client: KeepAliveClient, path: str, **params: Any) -> Callable[[int], object]:
     def call(_: int) -> object:
-        response = client.get(path, params=params)
-        response.raise_for_status()
-        return response
+        return client.get(path, **params)
 
     return call
 
@@ -150,9 +131,7 @@ class Suite:
         self.company = company
         self.scale = scale
         self.console = console
-        self.client = httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {company.token}"}, timeout=60
-        )
+        self.client = KeepAliveClient(base_url, company.token)
         self.sql = SqlRunner(company.company_id)
         self.cid = company.company_id
         self.results: list[ScenarioResult] = []
@@ -312,18 +291,17 @@ class Suite:
 
     # ----- detail with history -----------------------------------------------------------
     def detail(self) -> None:
-        response = self.client.post(
-            "/api/v1/customers", json={"name": "History Person", "city": "Dubai 0"}
+        created = self.client.request(
+            "POST", "/api/v1/customers", body={"name": "History Person", "city": "Dubai 0"}
         )
-        customer_id = response.json()["id"]
+        customer_id = created["id"]
         for i in range(1, 55):
-            self.client.patch(f"/api/v1/customers/{customer_id}", json={"city": f"Dubai {i}"})
+            path = f"/api/v1/customers/{customer_id}"
+            self.client.request("PATCH", path, body={"city": f"Dubai {i}"})
 
         def http(_: int) -> None:
-            self.client.get(f"/api/v1/customers/{customer_id}").raise_for_status()
-            self.client.get(
-                f"/api/v1/customers/{customer_id}/history", params={"limit": 50}
-            ).raise_for_status()
+            self.client.get(f"/api/v1/customers/{customer_id}")
+            self.client.get(f"/api/v1/customers/{customer_id}/history", limit=50)
 
         history = (
             "SELECT * FROM audit_log WHERE company_id = %s AND entity_type = 'customer'"
@@ -367,7 +345,7 @@ class Suite:
             }
 
         def create(_: int) -> None:
-            self.client.post("/api/v1/customers", json=body(next(serial))).raise_for_status()
+            self.client.request("POST", "/api/v1/customers", body=body(next(serial)))
 
         def naive(_: int) -> None:
             payload = body(next(serial))
@@ -396,19 +374,9 @@ class Suite:
 
     def concurrent_creates(self, body: Callable[[int], dict[str, Any]]) -> ScenarioResult:
         """CONCURRENT_CREATES creates at once from as many open connections, against
-        `majlis serve --workers 2` in its own processes, as an operator runs it on two cores
-        (the in-process server the other scenarios use shares one interpreter lock with
-        the bench's own clients)."""
-        port = free_loopback_port()
-        env = {**os.environ, "MAJLIS_LOG_LEVEL": "WARNING"}
-        server = start_server_process(majlis_serve_args(port, workers=2), env, port)
-        try:
-            elapsed, statuses = asyncio.run(
-                _all_at_once(f"http://127.0.0.1:{port}", self.company.token, body)
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+        `majlis serve --workers 2` in its own processes, as an operator runs it on two cores."""
+        with serving(workers=2) as base_url:
+            elapsed, statuses = asyncio.run(_all_at_once(base_url, self.company.token, body))
         return ScenarioResult(
             f"{CONCURRENT_CREATES} concurrent creates (all done)",
             Timing.of([elapsed]),
@@ -538,15 +506,14 @@ def run(
     console.print(f"{'finding' if reuse else 'loading'} {scale:,} customers (+ smaller tenants) …")
     company = load_bench_data(scale, reuse=reuse)[0]
     console.print(f"  loaded in {time.perf_counter() - started:,.0f} s")
-    base_url, server = start_server()
-    suite = Suite(company, scale, base_url, console)
-    try:
-        for name in SCENARIOS[:-1]:
-            if name in only:
-                getattr(suite, name)()
-        if "import" in only:
-            suite.add(import_scenario(min(scale, 1_000_000), console))
-    finally:
-        suite.close()
-        server.should_exit = True
+    with serving(workers=1) as base_url:
+        suite = Suite(company, scale, base_url, console)
+        try:
+            for name in SCENARIOS[:-1]:
+                if name in only:
+                    getattr(suite, name)()
+            if "import" in only:
+                suite.add(import_scenario(min(scale, 1_000_000), console))
+        finally:
+            suite.close()
     return suite.results

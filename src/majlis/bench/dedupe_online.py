@@ -28,7 +28,6 @@ import httpx
 from rich.console import Console
 from sqlalchemy import text
 
-from majlis.bench.customers import start_server
 from majlis.bench.datagen import (
     BenchCompany,
     CustomerRows,
@@ -37,7 +36,7 @@ from majlis.bench.datagen import (
     create_company,
     earlier_company,
 )
-from majlis.bench.harness import ScenarioResult, time_calls
+from majlis.bench.harness import ScenarioResult, start_server, time_calls
 from majlis.core.db import get_engine, tenant_session
 from majlis.dedupe import store
 from majlis.dedupe.features import prepare_record

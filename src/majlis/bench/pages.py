@@ -31,9 +31,8 @@ from rich.console import Console
 from sqlalchemy import Connection, text
 
 from majlis.accounts import service as accounts
-from majlis.bench.customers import start_server
 from majlis.bench.datagen import load_bench_data
-from majlis.bench.harness import ScenarioResult, Timing, settle, time_calls
+from majlis.bench.harness import ScenarioResult, Timing, settle, start_server, time_calls
 from majlis.bench.receivables import _history, _invoices
 from majlis.core.db import get_engine, tenant_session
 from majlis.core.pagination import encode_cursor

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from majlis.accounts.service import get_company
+from majlis.accounts.service import company_region
 from majlis.conversations.matching import NO_MATCH, find_customer_for, match_keys
 from majlis.conversations.models import Conversation, CustomerInteraction, LinkSource, SyncState
 from majlis.conversations.schemas import ConversationIn
@@ -77,7 +77,7 @@ def ingest_conversation(
     session already ingested returns the stored conversation untouched.
     """
     require(actor, CONVERSATIONS, Action.CREATE)
-    keys = match_keys(record.customer, get_company(session, actor.company_id).country)
+    keys = match_keys(record.customer, company_region(session, actor.company_id).country)
     match = NO_MATCH if keys.is_empty else find_customer_for(session, actor, keys)
     try:
         summary, ids = ingest_records(session, actor, [record], pre_matched=match)
@@ -129,7 +129,7 @@ def ingest_many(session: Session, actor: Actor, records: list[ConversationIn]) -
     (phone parsing is the costly Python part), so the two cores work at the same time.
     """
     require(actor, CONVERSATIONS, Action.CREATE)
-    region = get_company(session, actor.company_id).country
+    region = company_region(session, actor.company_id).country
     batches = [records[start : start + BULK_BATCH] for start in range(0, len(records), BULK_BATCH)]
     total = SyncSummary()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-rows") as helper:

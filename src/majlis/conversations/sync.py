@@ -28,7 +28,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from majlis.accounts.service import get_company
+from majlis.accounts.service import company_region
 from majlis.conversations.matching import (
     MAX_CANDIDATES,
     RULES,
@@ -381,7 +381,7 @@ def _create_customers_for_new_people(session: Session, actor: Actor, currency: s
 
 def settle_stage(session: Session, actor: Actor, *, match_in_sql: bool = True) -> None:
     """Link, enrich or create until no staged record is pending (see the module docstring)."""
-    currency = get_company(session, actor.company_id).default_currency
+    currency = company_region(session, actor.company_id).currency
     for _ in range(MAX_ROUNDS):
         if match_in_sql:
             _resolve_by_rules(session, actor)
@@ -483,7 +483,7 @@ def ingest_records(
     permissions.
     """
     if prepared is None:
-        region = get_company(session, actor.company_id).country
+        region = company_region(session, actor.company_id).country
         prepared = prepare_rows(records, region, pre_matched)
     _open_stage(session)
     _copy_into_stage(session, prepared)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from majlis.core.errors import ValidationFailed
-from majlis.core.http import Context
+from majlis.core.http import Context, RequestContext, in_request_context
 from majlis.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from majlis.customers import service
 from majlis.customers.models import Customer
@@ -75,8 +75,8 @@ def written(
 @router.get(
     "", response_model=CustomerSearchPage, summary="List or search customers (keyset pages)"
 )
-def list_customers(
-    ctx: Context,
+async def list_customers(
+    request: Request,
     filters: Annotated[service.CustomerFilters, Depends(customer_filters)],
     q: SearchTerm = None,
     lang: SearchLanguage = None,
@@ -84,35 +84,42 @@ def list_customers(
     sort: CustomerSort = "name",
     cursor: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
-) -> CustomerSearchPage | Response:
+) -> Response:
     """With `q`, results are ranked (`sort` is ignored) and each says which field matched."""
-    total = (
-        search.count_customers(ctx.session, ctx.actor, filters, term=q, lang=lang)
-        if count
-        else None
-    )
-    counted = CountOut(value=total.value, estimated=total.estimated) if total else None
-    if q and q.strip():
-        hits = search.search_customers(
-            ctx.session, ctx.actor, q, filters, lang=lang, cursor=cursor, limit=limit
+
+    def answer(ctx: RequestContext) -> Response:
+        total = (
+            search.count_customers(ctx.session, ctx.actor, filters, term=q, lang=lang)
+            if count
+            else None
         )
-        items = [
-            CustomerHitOut.model_validate(
-                {
-                    **CustomerOut.model_validate(hit.customer).model_dump(),
-                    "rank": hit.rank_key,
-                    "tier": hit.tier,
-                    "matched_field": hit.matched_field,
-                }
+        counted = CountOut(value=total.value, estimated=total.estimated) if total else None
+        if q and q.strip():
+            hits = search.search_customers(
+                ctx.session, ctx.actor, q, filters, lang=lang, cursor=cursor, limit=limit
             )
-            for hit in hits.items
-        ]
-        return CustomerSearchPage(items=items, next_cursor=hits.next_cursor, count=counted)
-    page = service.list_customer_rows(
-        ctx.session, ctx.actor, filters, sort=sort, cursor=cursor, limit=limit
+            items = [_hit_out(hit) for hit in hits.items]
+            return json_response(
+                CustomerSearchPage(items=items, next_cursor=hits.next_cursor, count=counted)
+            )
+        page = service.list_customer_rows(
+            ctx.session, ctx.actor, filters, sort=sort, cursor=cursor, limit=limit
+        )
+        listed = {"items": page.items, "next_cursor": page.next_cursor, "count": counted}
+        return json_response(CustomerSearchPage.model_validate(listed))
+
+    return await in_request_context(request, answer)
+
+
+def _hit_out(hit: search.SearchHit) -> CustomerHitOut:
+    return CustomerHitOut.model_validate(
+        {
+            **CustomerOut.model_validate(hit.customer).model_dump(),
+            "rank": hit.rank_key,
+            "tier": hit.tier,
+            "matched_field": hit.matched_field,
+        }
     )
-    listed = {"items": page.items, "next_cursor": page.next_cursor, "count": counted}
-    return json_response(CustomerSearchPage.model_validate(listed))
 
 
 @router.post("", response_model=CustomerWritten, status_code=status.HTTP_201_CREATED)
@@ -133,9 +140,13 @@ def create_customer(
 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
-def get_customer(ctx: Context, customer_id: uuid.UUID) -> Response:
-    shown = CustomerOut.model_validate(service.view_customer(ctx.session, ctx.actor, customer_id))
-    return json_response(shown, headers={"ETag": f'"{shown.version}"'})
+async def get_customer(request: Request, customer_id: uuid.UUID) -> Response:
+    def answer(ctx: RequestContext) -> Response:
+        customer = service.view_customer(ctx.session, ctx.actor, customer_id)
+        shown = CustomerOut.model_validate(customer)
+        return json_response(shown, headers={"ETag": f'"{shown.version}"'})
+
+    return await in_request_context(request, answer)
 
 
 @router.patch(
@@ -189,9 +200,17 @@ def restore_customer(ctx: Context, customer_id: uuid.UUID) -> JSONResponse:
 
 
 @router.get("/{customer_id}/history", response_model=HistoryPage)
-def customer_history(
-    ctx: Context, customer_id: uuid.UUID, cursor: str | None = None, limit: Limit = DEFAULT_LIMIT
+async def customer_history(
+    request: Request,
+    customer_id: uuid.UUID,
+    cursor: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Response:
-    page = service.customer_history(ctx.session, ctx.actor, customer_id, cursor=cursor, limit=limit)
-    items = [HistoryEntryOut.model_validate(e) for e in page.items]
-    return json_response(HistoryPage(items=items, next_cursor=page.next_cursor))
+    def answer(ctx: RequestContext) -> Response:
+        page = service.customer_history(
+            ctx.session, ctx.actor, customer_id, cursor=cursor, limit=limit
+        )
+        items = [HistoryEntryOut.model_validate(e) for e in page.items]
+        return json_response(HistoryPage(items=items, next_cursor=page.next_cursor))
+
+    return await in_request_context(request, answer)

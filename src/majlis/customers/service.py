@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from majlis.accounts.service import get_company
+from majlis.accounts.service import company_region
 from majlis.conversations.interactions import SENSITIVE_FIELDS
 from majlis.conversations.models import CustomerInteraction, InteractionKind
 from majlis.core import audit, outbox
@@ -135,8 +135,8 @@ def prepare_values(
 ) -> dict[str, Any]:
     """Validated column values from a draft: phones in E.164, lists de-duplicated."""
     values = draft.model_dump(exclude_unset=True)
-    company = get_company(session, actor.company_id)
-    errors = _normalise_phones(values, company.country) + _check_kind_rules(kind, values)
+    country = company_region(session, actor.company_id).country
+    errors = _normalise_phones(values, country) + _check_kind_rules(kind, values)
     if errors:
         raise ValidationFailed(errors)
     _dedupe_lists(values)
@@ -307,7 +307,7 @@ def _in_secondary(column: Any, value: str) -> ColumnElement[bool]:
 def filter_conditions(
     session: Session, actor: Actor, filters: CustomerFilters
 ) -> list[ColumnElement[bool]]:
-    region = get_company(session, actor.company_id).country if filters.phone else "AE"
+    region = company_region(session, actor.company_id).country if filters.phone else "AE"
     return [
         Customer.company_id == actor.company_id,
         Customer.deleted_at.is_(None),
@@ -495,7 +495,7 @@ def create_customer(
     require(actor, CUSTOMERS, Action.CREATE)
     values = prepare_values(session, actor, draft, draft.kind)
     values.setdefault("kind", draft.kind)
-    values.setdefault("currency", get_company(session, actor.company_id).default_currency)
+    values.setdefault("currency", company_region(session, actor.company_id).currency)
     # No identifier lookup up front: the unique indexes refuse a duplicate inside the
     # savepoint, and only then is the holder looked up for the 409 (one round trip
     # fewer per create).

@@ -25,7 +25,7 @@ from typing import IO, Any
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from majlis.accounts.service import get_company
+from majlis.accounts.service import company_region
 from majlis.core import audit, outbox
 from majlis.core.db import tenant_session
 from majlis.core.errors import NotFound, ValidationFailed
@@ -262,7 +262,7 @@ def stage_import(
     session.add(job)
     session.flush()
     allow_long_statements(session)
-    country = get_company(session, actor.company_id).country
+    country = company_region(session, actor.company_id).country
     params = {
         "company_id": actor.company_id,
         "job_id": job.id,
@@ -385,7 +385,7 @@ def apply_next_batch(
         "upto": upto,
         "policy": job.policy.value,
         "user_id": actor.user_id,
-        "currency": get_company(session, actor.company_id).default_currency,
+        "currency": company_region(session, actor.company_id).currency,
     }
     connection = session.connection()
     inserted = connection.execute(text(_INSERT_BATCH), params).rowcount

@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, literal, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from majlis.accounts.service import get_company
+from majlis.accounts.service import company_region
 from majlis.conversations.models import Conversation, LinkSource
 from majlis.core import audit
 from majlis.core.errors import Conflict, NotFound, ValidationFailed
@@ -72,7 +72,7 @@ def _now() -> datetime:
 def _contact_values(session: Session, actor: Actor, draft: ContactFields) -> dict[str, Any]:
     values = draft.model_dump(exclude_unset=True)
     if values.get("phone"):
-        region = get_company(session, actor.company_id).country
+        region = company_region(session, actor.company_id).country
         phone = normalise_phone(values["phone"], region)
         if phone is None:
             raise ValidationFailed.single("phone", f"not a valid phone number (region {region})")
@@ -267,7 +267,7 @@ def create_project(
     """Start a project for an organization (currency defaults to the company's)."""
     _editable_organization(session, actor, organization_id)
     values = draft.model_dump(exclude_unset=True)
-    values.setdefault("currency", get_company(session, actor.company_id).default_currency)
+    values.setdefault("currency", company_region(session, actor.company_id).currency)
     values.setdefault("owner_id", actor.user_id)
     project = Project(
         company_id=actor.company_id,
