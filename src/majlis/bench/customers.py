@@ -1,12 +1,11 @@
 """`majlis bench run customers`: list, search, lookups, detail, creates, analytics, import.
 
 Each scenario is timed three ways in the same run on the same data: ours over
-HTTP (`majlis serve` in its own process, through a keep-alive connection),
-ours as bare SQL (the statement
-the service issues, as the app role under RLS), and the naive way (ILIKE
-scans, OFFSET pages, per-row INSERTs, aggregates over the base table). The
-result's `ours` is the HTTP timing; `extra` carries the SQL timing and the
-HTTP/SQL overhead ratio.
+HTTP (`majlis serve` in its own process, through a keep-alive connection), ours
+as bare SQL (the statement the service issues, as the app role under RLS), and
+the naive way (ILIKE scans, OFFSET pages, per-row INSERTs, aggregates over the
+base table). The result's `ours` is the HTTP timing; `extra` carries the SQL
+timing and the HTTP/SQL overhead ratio.
 """
 
 from __future__ import annotations

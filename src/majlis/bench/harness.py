@@ -30,6 +30,7 @@ import httpx
 import uvicorn
 from sqlalchemy import text
 
+from majlis.core.config import KEEP_ALIVE_SECONDS
 from majlis.core.db import get_engine
 from majlis.core.embedded import free_loopback_port
 
@@ -123,6 +124,11 @@ def serving(workers: int) -> Iterator[str]:
         server.wait(timeout=60)
 
 
+# The server closes a connection idle for KEEP_ALIVE_SECONDS, and a slow naive
+# scenario can leave the bench's connection idle that long: it is renewed first.
+IDLE_CONNECTION_S = KEEP_ALIVE_SECONDS / 2
+
+
 class KeepAliveClient:
     """One keep-alive HTTP/1.1 connection from the standard library, for timed calls.
 
@@ -135,6 +141,7 @@ class KeepAliveClient:
         url = urllib.parse.urlsplit(base_url)
         self._connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
         self._headers = {"Authorization": f"Bearer {token}"}
+        self._last_used = time.monotonic()
 
     def request(
         self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
@@ -147,9 +154,12 @@ class KeepAliveClient:
         if body is not None:
             payload = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
+        if time.monotonic() - self._last_used > IDLE_CONNECTION_S:
+            self._connection.close()  # the next request opens a new one
         self._connection.request(method, path, body=payload, headers=headers)
         response = self._connection.getresponse()
         answer = response.read()
+        self._last_used = time.monotonic()
         if response.status >= 400:
             raise RuntimeError(f"{method} {path} answered {response.status}: {answer[:300]!r}")
         return json.loads(answer) if answer else None
