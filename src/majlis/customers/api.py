@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -13,11 +14,11 @@ from majlis.core.errors import ValidationFailed
 from majlis.core.http import Context, RequestContext, in_request_context
 from majlis.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from majlis.customers import service
+from majlis.customers.documents import json_array
 from majlis.customers.models import Customer
 from majlis.customers.schemas import (
     CustomerCreate,
     CustomerOut,
-    CustomerSort,
     CustomerUpdate,
     CustomerWritten,
     HistoryEntryOut,
@@ -26,8 +27,8 @@ from majlis.customers.schemas import (
 from majlis.dedupe.schemas import DuplicateMatchOut
 from majlis.dedupe.service import DuplicateMatch, check_new_customer
 from majlis.search import service as search
-from majlis.search.params import SearchLanguage, SearchTerm, customer_filters
-from majlis.search.schemas import CountOut, CustomerHitOut, CustomerSearchPage
+from majlis.search.params import CustomerListQuery, parse_query, query_parameters
+from majlis.search.schemas import CountOut, CustomerSearchPage
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -73,53 +74,53 @@ def written(
 
 
 @router.get(
-    "", response_model=CustomerSearchPage, summary="List or search customers (keyset pages)"
+    "",
+    response_model=CustomerSearchPage,
+    summary="List or search customers (keyset pages)",
+    openapi_extra=query_parameters(CustomerListQuery),
 )
-async def list_customers(
-    request: Request,
-    filters: Annotated[service.CustomerFilters, Depends(customer_filters)],
-    q: SearchTerm = None,
-    lang: SearchLanguage = None,
-    count: Annotated[bool, Query(description="Also count matches (estimated when large)")] = False,
-    sort: CustomerSort = "name",
-    cursor: str | None = None,
-    limit: Limit = DEFAULT_LIMIT,
-) -> Response:
+async def list_customers(request: Request) -> Response:
     """With `q`, results are ranked (`sort` is ignored) and each says which field matched."""
 
     def answer(ctx: RequestContext) -> Response:
+        filters, query = parse_query(CustomerListQuery, request)
         total = (
-            search.count_customers(ctx.session, ctx.actor, filters, term=q, lang=lang)
-            if count
+            search.count_customers(ctx.session, ctx.actor, filters, term=query.q, lang=query.lang)
+            if query.count
             else None
         )
         counted = CountOut(value=total.value, estimated=total.estimated) if total else None
-        if q and q.strip():
+        if query.q and query.q.strip():
             hits = search.search_customers(
-                ctx.session, ctx.actor, q, filters, lang=lang, cursor=cursor, limit=limit
+                ctx.session,
+                ctx.actor,
+                query.q,
+                filters,
+                lang=query.lang,
+                cursor=query.cursor,
+                limit=query.limit,
+                shown=search.HIT_DOCUMENT,
             )
-            items = [_hit_out(hit) for hit in hits.items]
-            return json_response(
-                CustomerSearchPage(items=items, next_cursor=hits.next_cursor, count=counted)
-            )
-        page = service.list_customer_rows(
-            ctx.session, ctx.actor, filters, sort=sort, cursor=cursor, limit=limit
+            documents = [hit.customer for hit in hits.items]
+            return _page_response(documents, hits.next_cursor, counted)
+        page = service.list_customer_documents(
+            ctx.session, ctx.actor, filters, sort=query.sort, cursor=query.cursor, limit=query.limit
         )
-        listed = {"items": page.items, "next_cursor": page.next_cursor, "count": counted}
-        return json_response(CustomerSearchPage.model_validate(listed))
+        return _page_response(page.items, page.next_cursor, counted)
 
     return await in_request_context(request, answer)
 
 
-def _hit_out(hit: search.SearchHit) -> CustomerHitOut:
-    return CustomerHitOut.model_validate(
-        {
-            **CustomerOut.model_validate(hit.customer).model_dump(),
-            "rank": hit.rank_key,
-            "tier": hit.tier,
-            "matched_field": hit.matched_field,
-        }
+def _page_response(
+    documents: list[str], next_cursor: str | None, count: CountOut | None
+) -> Response:
+    """A `CustomerSearchPage` around customer documents PostgreSQL wrote (customers.documents)."""
+    parts = (
+        f'"items":{json_array(documents)}',
+        f'"next_cursor":{json.dumps(next_cursor)}',
+        f'"count":{count.model_dump_json() if count else "null"}',
     )
+    return Response("{" + ",".join(parts) + "}", media_type="application/json")
 
 
 @router.post("", response_model=CustomerWritten, status_code=status.HTTP_201_CREATED)

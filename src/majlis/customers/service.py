@@ -53,6 +53,7 @@ from majlis.core.ids import new_id
 from majlis.core.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from majlis.core.permissions import CUSTOMERS, Action, Actor, require
 from majlis.customers.deletion import run_delete_guards
+from majlis.customers.documents import customer_document
 from majlis.customers.models import BusinessType, Customer, CustomerKind, CustomerSource
 from majlis.customers.schemas import (
     CustomerCreate,
@@ -397,9 +398,12 @@ def list_customers(
 # The columns the JSON API shows (CustomerOut), read as plain rows: the hot read paths
 # skip ORM identity-map bookkeeping and the normalised search columns nobody displays.
 SHOWN_COLUMNS = tuple(Customer.__table__.c[name] for name in CustomerOut.model_fields)
+# A listed customer is not ranked: the fields a search hit adds are null.
+UNRANKED = {"rank": None, "tier": None, "matched_field": None}
+LISTED_DOCUMENT = customer_document(UNRANKED)
 
 
-def list_customer_rows(
+def list_customer_documents(
     session: Session,
     actor: Actor,
     filters: CustomerFilters,
@@ -407,13 +411,15 @@ def list_customer_rows(
     sort: str = "name",
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
-) -> Page[dict[str, Any]]:
-    """`list_customers` as plain rows of the shown columns, for the JSON list and lookups."""
-    query, key = _page_query(session, actor, filters, select(*SHOWN_COLUMNS), sort, cursor, limit)
-    rows = [dict(row) for row in session.execute(query).mappings()]
+) -> Page[str]:
+    """`list_customers` as the JSON documents the API shows (see customers.documents)."""
+    key, _ = parse_sort(sort)
+    selected = select(LISTED_DOCUMENT, Customer.__table__.c[key], Customer.id)
+    query, _ = _page_query(session, actor, filters, selected, sort, cursor, limit)
+    rows = session.execute(query).all()
     last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = _cursor_of(last[key], last["id"], key) if last else None
-    return Page(rows[:limit], next_cursor)
+    next_cursor = _cursor_of(last[1], last[2], key) if last else None
+    return Page([row[0] for row in rows[:limit]], next_cursor)
 
 
 def _view_statement() -> Select[Any]:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from majlis.core.db import get_engine
 from majlis.core.http import Context
-from majlis.customers.service import CustomerFilters
 from majlis.exports import service
 from majlis.exports.service import ExportFormat
-from majlis.search.params import SearchLanguage, SearchTerm, customer_filters
+from majlis.search.params import SearchQuery, parse_query, query_parameters
 from majlis.search.service import clean_term
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
@@ -23,16 +21,16 @@ MEDIA_TYPES = {
 }
 
 
-@router.get("/customers", response_class=StreamingResponse)
+@router.get(
+    "/customers", response_class=StreamingResponse, openapi_extra=query_parameters(SearchQuery)
+)
 def export_customers(
-    ctx: Context,
-    filters: Annotated[CustomerFilters, Depends(customer_filters)],
-    q: SearchTerm = None,
-    lang: SearchLanguage = None,
-    format: ExportFormat = ExportFormat.CSV,
+    ctx: Context, request: Request, format: ExportFormat = ExportFormat.CSV
 ) -> StreamingResponse:
     """Customers matching the list filters (and `q`), for roles allowed to export."""
-    term = clean_term(q, lang) if q else None
+    filters, query = parse_query(SearchQuery, request)
+    lang = query.lang
+    term = clean_term(query.q, lang) if query.q else None
     service.start_export(ctx.session, ctx.actor, filters, term, format)
     writer = service.stream_csv if format is ExportFormat.CSV else service.write_xlsx
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -14,15 +14,17 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    case,
     cast,
     column,
     func,
     literal,
+    literal_column,
     select,
     text,
     tuple_,
@@ -34,6 +36,7 @@ from sqlalchemy.types import Integer, Text
 from majlis.core.errors import ValidationFailed
 from majlis.core.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
 from majlis.core.permissions import CUSTOMERS, Action, Actor, require
+from majlis.customers.documents import customer_document
 from majlis.customers.models import Customer
 from majlis.customers.service import CustomerFilters, filter_conditions
 
@@ -43,11 +46,15 @@ LANGUAGES = ("en", "ar")
 # returned (and labelled so): counting a million rows exactly costs a scan.
 EXACT_COUNT_LIMIT = 1000
 TIER_NAMES = {0: "identifier", 1: "exact_name", 2: "prefix", 3: "fuzzy"}
+Shown = TypeVar("Shown")
 
 
 @dataclass(frozen=True)
-class SearchHit:
-    customer: Customer
+class SearchHit(Generic[Shown]):
+    """A customer that matched (as `HIT_ENTITY` or `HIT_DOCUMENT` shows it) and its rank."""
+
+    customer: Shown
+    customer_id: uuid.UUID
     rank_key: int
     matched_field: str
 
@@ -187,8 +194,26 @@ def _bounds(tier: int, needed: int, cursor: SearchCursor | None, filtered: bool)
     return TierBounds(budget)
 
 
+def _hit_document() -> Any:
+    """A hit as the API's JSON document: the customer, its rank, tier and matched field.
+
+    Over the columns of `_as_ranking`'s derived table, which every tier names `ranked`.
+    """
+    rank = literal_column("ranked.rank_key", Integer)
+    tier = case(*((rank < (tier + 1) * 1000, name) for tier, name in sorted(TIER_NAMES.items())))
+    matched_field = literal_column("ranked.matched_field", Text)
+    return customer_document({"rank": rank, "tier": tier, "matched_field": matched_field})
+
+
+# What a page of hits holds: `Customer` objects (the pages render them), or the
+# API's JSON documents (customers.documents).
+HIT_ENTITY: Any = Customer
+HIT_DOCUMENT = _hit_document()
+
+
 def _tier_page(
     session: Session,
+    shown: Any,
     conditions: list[ColumnElement[bool]],
     actor: Actor,
     term: str,
@@ -196,11 +221,11 @@ def _tier_page(
     tier: int,
     bounds: TierBounds,
     limit: int,
-) -> list[SearchHit]:
+) -> list[SearchHit[Any]]:
     ranked = _tier(actor, term, lang, tier, bounds)
     query = (
-        select(Customer, ranked.c.rank_key, ranked.c.matched_field)
-        .join(ranked, Customer.id == ranked.c.customer_id)
+        select(shown, Customer.id, ranked.c.rank_key, ranked.c.matched_field)
+        .join_from(Customer, ranked, Customer.id == ranked.c.customer_id)
         .where(*conditions)
         .order_by(ranked.c.rank_key, Customer.id)
         .limit(limit)
@@ -210,7 +235,7 @@ def _tier_page(
             tuple_(ranked.c.rank_key, Customer.id)
             > tuple_(literal(bounds.after_rank), literal(bounds.after_id, UUID))
         )
-    return [SearchHit(row[0], row[1], row[2]) for row in session.execute(query)]
+    return [SearchHit(*row) for row in session.execute(query)]
 
 
 def search_customers(
@@ -222,7 +247,8 @@ def search_customers(
     lang: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
-) -> Page[SearchHit]:
+    shown: Any = HIT_ENTITY,
+) -> Page[SearchHit[Any]]:
     """One keyset page of customers matching `term`, best first, each saying what matched.
 
     Ranks: exact identifier (TRN, email, phone, external ref) → exact name →
@@ -237,11 +263,11 @@ def search_customers(
     conditions = filter_conditions(session, actor, filters)
     filtered = filters != CustomerFilters()
     wanted = limit + 1
-    hits: list[SearchHit] = []
+    hits: list[SearchHit[Any]] = []
     for tier in range(after.rank_key // 1000 if after else 0, FUZZY_TIER + 1):
         needed = wanted - len(hits)
         bounds = _bounds(tier, needed, after, filtered)
-        hits += _tier_page(session, conditions, actor, term, lang, tier, bounds, needed)
+        hits += _tier_page(session, shown, conditions, actor, term, lang, tier, bounds, needed)
         if len(hits) >= wanted:
             break
     page = hits[:limit]
@@ -249,7 +275,7 @@ def search_customers(
     if len(hits) > limit:
         seen = (after.seen if after else 0) + len(page)
         last = page[-1]
-        next_cursor = SearchCursor(last.rank_key, last.customer.id, seen).encode()
+        next_cursor = SearchCursor(last.rank_key, last.customer_id, seen).encode()
     return Page(page, next_cursor)
 
 
