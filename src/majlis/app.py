@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -12,7 +12,7 @@ from majlis import __version__
 from majlis.accounts.api import router as accounts_router
 from majlis.analytics.api import router as analytics_router
 from majlis.conversations.api import router as conversations_router
-from majlis.core.admission import database_turn
+from majlis.core.admission import DatabaseTurn
 from majlis.core.boundary import RequestBoundary
 from majlis.core.db import get_engine
 from majlis.core.http import document_problems, install_problem_handlers
@@ -84,16 +84,17 @@ def create_app() -> FastAPI:
         version=__version__,
         description="Multi-tenant customer platform: bilingual customers under row-level security.",
     )
+    app.add_middleware(DatabaseTurn)  # every route but operations and streams (core.admission)
     app.add_middleware(RequestContext)
     app.add_middleware(RequestBoundary)  # outermost: refuses oversized requests unread
     install_problem_handlers(app)
     document_problems(app)
-    for router in DOMAIN_ROUTERS:  # every route takes its turn for the database (core.admission)
-        app.include_router(router, dependencies=[Depends(database_turn)])
+    for router in DOMAIN_ROUTERS:
+        app.include_router(router)
     app.add_api_route("/healthz", health, methods=["GET"], tags=["operations"])
     app.add_api_route(
         "/metrics", metrics, methods=["GET"], tags=["operations"], include_in_schema=False
     )
     # The pages: "/" signs in or opens the customers list.
-    app.include_router(web_router, dependencies=[Depends(database_turn)])
+    app.include_router(web_router)
     return app

@@ -1,6 +1,6 @@
 """Requests take database turns in arrival order, and give up with 503 after the pool timeout.
 
-A small app with the real `database_turn` dependency and one turn, served over real HTTP:
+A small app behind the real `DatabaseTurn` middleware with one turn, served over real HTTP:
 each request records when it was admitted and then holds its turn until the test lets
 it go, so the order of admission is observable.
 """
@@ -15,9 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import httpx
 import pytest
 import uvicorn
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from majlis.core.admission import database_turn
+from majlis.core.admission import DatabaseTurn, is_metered
 from majlis.core.embedded import free_loopback_port
 from majlis.core.http import install_problem_handlers
 
@@ -47,8 +47,10 @@ def one_turn_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Hold
     monkeypatch.setenv("MAJLIS_DB_POOL_TIMEOUT_S", "2")
     holders = Holders()
     app = FastAPI()
+    app.add_middleware(DatabaseTurn)
     install_problem_handlers(app)
-    app.get("/hold/{name}", dependencies=[Depends(database_turn)])(holders.hold)
+    app.get("/hold/{name}")(holders.hold)
+    app.get("/healthz")(lambda: {"status": "ok"})
     port = free_loopback_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -96,3 +98,30 @@ def test_a_request_that_waits_past_the_pool_timeout_answers_503(one_turn_server)
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert "Retry-After" in refused.headers
     assert holders.admitted == ["holding"]
+
+
+def test_operations_endpoints_answer_while_every_turn_is_held(one_turn_server) -> None:
+    base_url, holders = one_turn_server
+    with httpx.Client(base_url=base_url, timeout=30) as client, ThreadPoolExecutor(2) as pool:
+        (holding,) = _send_in_order(pool, client, ["holding"])
+        health = client.get("/healthz")  # a metered request would get a 503 after 2 s
+        holders.release("holding")
+        assert holding.result().status_code == 200
+    assert health.status_code == 200 and holders.admitted == ["holding"]
+
+
+@pytest.mark.parametrize(
+    ("path", "metered"),
+    [
+        ("/api/v1/customers", True),
+        ("/customers/new", True),
+        ("/", True),
+        ("/healthz", False),
+        ("/metrics", False),
+        ("/openapi.json", False),
+        ("/static/app.css", False),
+        ("/api/v1/notifications/stream", False),
+    ],
+)
+def test_what_takes_a_turn(path: str, metered: bool) -> None:
+    assert is_metered(path) is metered

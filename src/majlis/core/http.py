@@ -102,6 +102,18 @@ def problem_response(
     )
 
 
+def database_unavailable(path: str) -> JSONResponse:
+    """503 with Retry-After: the request's transaction did not commit, so the client may
+    simply retry, where a 500 would suggest a bug."""
+    error = ServiceUnavailable("the database is unavailable; nothing was written, retry")
+    return JSONResponse(
+        error.problem(instance=path),
+        status_code=error.status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _moved(exc: MovedPermanently, request: Request) -> JSONResponse:
     """301 to the same path under the survivor's id; 404 if the old id is not in the path."""
     location = exc.moved_path(request.url.path)
@@ -138,15 +150,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(sqlalchemy.exc.OperationalError)
     @app.exception_handler(sqlalchemy.exc.TimeoutError)
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        """The database went away, restarted, or every pooled connection is busy.
-
-        The request's transaction did not commit, so the client may simply retry:
-        503 with Retry-After says so, where a 500 would suggest a bug.
-        """
+    async def database_went_away(request: Request, exc: Exception) -> JSONResponse:
+        """The database went away, restarted, or every pooled connection is busy."""
         log.warning("database unavailable for %s: %s", request.url.path, exc)
-        error = ServiceUnavailable("the database is unavailable; nothing was written, retry")
-        return problem_response(error, request, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return database_unavailable(request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def framework_error(request: Request, exc: StarletteHTTPException) -> Response:
